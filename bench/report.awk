@@ -1,0 +1,57 @@
+# report.awk turns results.tsv (see measure.sh) into the markdown summary and
+# the raw per-round table. Input is tab-separated; -v order="fjord nginx ..."
+# gives the row order. Written for POSIX awk (mawk has no asort).
+
+# median of the n values in a[1..n]; sorts a in place.
+function median(a, n,    i, j, v) {
+	for (i = 2; i <= n; i++) {
+		v = a[i]
+		for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]
+		a[j + 1] = v
+	}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function ms(us) { return sprintf("%.2f ms", us / 1000) }
+function mib(kb) { return sprintf("%.1f MiB", kb / 1024) }
+
+# med(col, p) is the median of column col over proxy p's runs.
+function med(col, p,    i, k, a) {
+	k = 0
+	for (i = 1; i <= nrow; i++) if (name[i] == p) a[++k] = val[i, col]
+	return k ? median(a, k) : 0
+}
+
+{
+	nrow++
+	name[nrow] = $2
+	for (c = 1; c <= NF; c++) val[nrow, c] = $c
+	# Derived columns: 11 = proxy CPU %, 12 = requests per proxy CPU second.
+	val[nrow, 11] = $8 > 0 ? 100 * $7 / $8 : 0
+	val[nrow, 12] = $7 > 0 ? $4 / $7 : 0
+	if ($9 > peak[$2]) peak[$2] = $9
+}
+
+END {
+	np = split(order, procs, " ")
+	base = ""
+	for (i = 1; i <= np; i++) if (procs[i] == "nginx") base = med(12, "nginx")
+
+	print "| proxy | req/s (median) | p50 | p99 | proxy CPU % | req/s per proxy core (median) | peak RSS | per-core vs nginx |"
+	print "|---|--:|--:|--:|--:|--:|--:|--:|"
+	for (i = 1; i <= np; i++) {
+		p = procs[i]
+		pc = med(12, p)
+		ratio = base > 0 ? sprintf("%.2fx", pc / base) : "n/a"
+		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, mib(peak[p]), ratio
+	}
+
+	print ""
+	print "Raw runs:"
+	print ""
+	print "| round | proxy | req/s | requests | p50 | p99 | proxy CPU s | proxy CPU % | req/s per proxy core | peak RSS | errors |"
+	print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+	for (r = 1; r <= nrow; r++) {
+		printf "| %s | %s | %.0f | %s | %s | %s | %.2f | %.0f%% | %.0f | %s | %s |\n", val[r, 1], name[r], val[r, 3], val[r, 4], ms(val[r, 5]), ms(val[r, 6]), val[r, 7], val[r, 11], val[r, 12], mib(val[r, 9]), val[r, 10]
+	}
+}

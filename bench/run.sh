@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# run.sh measures fjord, nginx and HAProxy side by side on one machine, in one
+# run, behind the same two nginx upstreams and under the same wrk load.
+# See bench/README.md for what the numbers mean and how to read them.
+#
+# Everything it starts is wrapped in `timeout` (so nothing outlives a killed
+# script by more than the run budget) and stopped by PID from an EXIT trap.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: bench/run.sh [options]
+
+  --conns N          wrk connections (default 64)
+  --duration SECS    length of each measured run, in seconds (default 10)
+  --rounds N         interleaved rounds over all proxies (default 3)
+  --size BYTES       upstream response body size (default 64)
+  --only LIST        comma-separated subset of: fjord,nginx,haproxy (default all)
+  --proxy-cpus LIST  taskset CPU list for the proxy under test (default 1; "" = no pinning)
+  --load-cpus LIST   taskset CPU list for wrk and the upstreams (default 0; "" = no pinning)
+  --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord GOMAXPROCS (default 1)
+  --load-threads N   wrk threads and upstream nginx workers (default 1)
+  --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
+  --keep             keep the temp dir (configs, logs, raw wrk output)
+  -h, --help         this text
+
+Tools: wrk, nginx, haproxy, curl, taskset (and go for fjord).
+Install on Debian/Ubuntu with: sudo apt-get install -y wrk nginx-light haproxy
+EOF
+}
+
+# Defaults; the 2-core layout is proxy on CPU 1, load generator + upstreams on CPU 0.
+CONNS=64
+DURATION=10
+ROUNDS=3
+SIZE=64
+ONLY="fjord,nginx,haproxy"
+PROXY_CPUS=1
+LOAD_CPUS=0
+WORKERS=1
+LOAD_THREADS=1
+KEEP=0
+WARMUP=1
+FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=""
+PROXIES=()
+declare -A PORT=() SERVER=()
+ALL_SERVERS=()
+LOAD_PID="" # the wrk run in flight, if any
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+parse_args() {
+	while (($#)); do
+		case "$1" in
+		--conns) CONNS=${2:?--conns needs a value}; shift ;;
+		--duration) DURATION=${2:?--duration needs a value}; shift ;;
+		--rounds) ROUNDS=${2:?--rounds needs a value}; shift ;;
+		--size) SIZE=${2:?--size needs a value}; shift ;;
+		--only) ONLY=${2:?--only needs a value}; shift ;;
+		--proxy-cpus) PROXY_CPUS=${2?--proxy-cpus needs a value}; shift ;;
+		--load-cpus) LOAD_CPUS=${2?--load-cpus needs a value}; shift ;;
+		--proxy-workers) WORKERS=${2:?--proxy-workers needs a value}; shift ;;
+		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
+		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
+		--keep) KEEP=1 ;;
+		-h | --help) usage; exit 0 ;;
+		*) usage >&2; die "unknown option: $1" ;;
+		esac
+		shift
+	done
+	DURATION=${DURATION%s}
+	local n
+	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS; do
+		[[ ${!n} =~ ^[0-9]+$ ]] || die "${n,,} must be a whole number, got '${!n}'"
+	done
+	((DURATION >= 1 && ROUNDS >= 1 && WORKERS >= 1 && LOAD_THREADS >= 1)) || die "duration, rounds and thread counts must be >= 1"
+	((CONNS >= LOAD_THREADS)) || die "--conns must be at least --load-threads (wrk needs a connection per thread)"
+	((SIZE <= 16777216)) || die "--size must be at most 16 MiB"
+	# Keep the canonical order (fjord, nginx, haproxy) whatever order --only uses,
+	# so every round visits the proxies in the same sequence.
+	local p want=",${ONLY},"
+	for p in ${ONLY//,/ }; do
+		[[ $p == fjord || $p == nginx || $p == haproxy ]] || die "--only: unknown proxy '$p'"
+	done
+	for p in fjord nginx haproxy; do
+		[[ $want == *",$p,"* ]] && PROXIES+=("$p")
+	done
+	((${#PROXIES[@]})) || die "--only selected no proxy"
+}
+
+check_tools() {
+	# nginx is always needed: it serves as the upstream for every proxy.
+	local t need=(wrk nginx curl timeout pgrep) missing=()
+	[[ " ${PROXIES[*]} " == *" haproxy "* ]] && need+=(haproxy)
+	[[ " ${PROXIES[*]} " == *" fjord "* && -z $FJORD_BIN ]] && need+=(go)
+	for t in "${need[@]}"; do
+		command -v "$t" >/dev/null || missing+=("$t")
+	done
+	if ((${#missing[@]})); then
+		log "missing tools: ${missing[*]}"
+		log "install with: sudo apt-get install -y wrk nginx-light haproxy curl procps (and Go from go.dev for fjord)"
+		exit 1
+	fi
+	# Pinning is best effort: without taskset, or with a CPU list this machine
+	# lacks, the run goes on unpinned and says so in the report header.
+	local v
+	for v in PROXY_CPUS LOAD_CPUS; do
+		[[ -z ${!v} ]] && continue
+		if ! command -v taskset >/dev/null || ! taskset -c "${!v}" true 2>/dev/null; then
+			log "warning: cannot pin to CPUs '${!v}' (${v,,}); running unpinned"
+			printf -v "$v" '%s' ""
+		fi
+	done
+}
+
+# pinned CPUS CMD... runs CMD under taskset when CPUS is set.
+pinned() {
+	local cpus=$1
+	shift
+	if [[ -n $cpus ]]; then
+		exec taskset -c "$cpus" "$@"
+	fi
+	exec "$@"
+}
+
+# descendants PID prints PID's descendants, depth first, not PID itself.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" || true); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+cleanup() {
+	local rc=$? pids=() s
+	for s in ${LOAD_PID:-} "${ALL_SERVERS[@]}"; do
+		# Collect the whole tree first: once the root dies its children re-parent.
+		mapfile -t -O "${#pids[@]}" pids < <(echo "$s"; descendants "$s")
+	done
+	if ((${#pids[@]})); then
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "${pids[@]}" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "${pids[@]}" 2>/dev/null || true
+		wait 2>/dev/null || true
+	fi
+	if [[ -n $WORK && -d $WORK ]]; then
+		if ((KEEP)); then log "kept $WORK"; else rm -rf "$WORK"; fi
+	fi
+	exit "$rc"
+}
+
+# free_port prints a loopback TCP port no socket uses and this run has not
+# handed out yet. It draws below the kernel's ephemeral range, because wrk's
+# and the proxies' outgoing connections take ephemeral ports and one of them
+# would make a listener's bind fail. A race with other programs remains;
+# start_server and check_200 catch it.
+free_port() {
+	local lo=32768 p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((lo > 12000)) || lo=61000
+	for _ in $(seq 1 200); do
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
+		[[ " ${PORT[*]} " == *" $p "* ]] && continue
+		if command -v ss >/dev/null; then
+			[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] || continue
+		elif (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			continue
+		fi
+		echo "$p"
+		return 0
+	done
+	die "no free loopback port found"
+}
+
+# wait_port PORT PID waits (max 10 s) until PORT accepts, failing early if PID dies.
+wait_port() {
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_server NAME PORT CPUS LIFETIME CMD... starts CMD in the background,
+# bounded by LIFETIME seconds, records its PID (the timeout wrapper; the server
+# proper and any workers are its descendants) and waits until PORT accepts.
+start_server() {
+	local name=$1 port=$2 cpus=$3 life=$4
+	shift 4
+	timeout -s TERM "$life" bash -c "$(declare -f pinned); pinned \"\$@\"" pinned "$cpus" "$@" \
+		>"$WORK/run/$name/stdout.log" 2>"$WORK/run/$name/stderr.log" &
+	SERVER[$name]=$!
+	ALL_SERVERS+=("$!")
+	if ! wait_port "$port" "$!"; then
+		tail -n 20 "$WORK/run/$name/stderr.log" "$WORK/run/$name/error.log" 2>/dev/null >&2 || true
+		die "$name did not start listening on 127.0.0.1:$port"
+	fi
+}
+
+# check_200 NAME PORT verifies one request to PORT returns 200 and SIZE bytes.
+check_200() {
+	local got
+	got=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' "http://127.0.0.1:$2/" || true)
+	if [[ $got != "200 $SIZE" ]]; then
+		tail -n 20 "$WORK/run/$1/stderr.log" "$WORK/run/$1/error.log" 2>/dev/null >&2 || true
+		die "$1: probe of 127.0.0.1:$2 got '$got', want '200 $SIZE'"
+	fi
+}
+
+# shellcheck source=bench/configs.sh
+source "$REPO/bench/configs.sh"
+# shellcheck source=bench/measure.sh
+source "$REPO/bench/measure.sh"
+
+main() {
+	parse_args "$@"
+	check_tools
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/fjord-bench.XXXXXX")
+	# nginx workers drop to "nobody" when started as root; they must reach the
+	# body file and temp dirs below, so the tree is world-traversable.
+	chmod 755 "$WORK"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	local n=${#PROXIES[@]}
+	# Upper bound on how long anything may live: every warm-up and run plus
+	# slack for start-up and probing.
+	LIFETIME=$((ROUNDS * n * (WARMUP + DURATION + 20) + 120))
+	if [[ " ${PROXIES[*]} " == *" fjord "* ]]; then
+		if [[ -n $FJORD_BIN ]]; then
+			[[ -x $FJORD_BIN ]] || die "--fjord-bin $FJORD_BIN is not an executable"
+			cp "$FJORD_BIN" "$WORK/fjord"
+		else
+			log "building fjord"
+			(cd "$REPO" && go build -o "$WORK/fjord" ./cmd/fjord) || die "go build ./cmd/fjord failed"
+		fi
+	fi
+	start_upstreams
+	local p
+	for p in "${PROXIES[@]}"; do start_proxy "$p"; done
+	run_rounds
+	report
+}
+
+main "$@"

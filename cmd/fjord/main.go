@@ -1,0 +1,195 @@
+// Command fjord is an API gateway and reverse proxy. See `fjord help`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fjord-gw/fjord/internal/app"
+	"github.com/fjord-gw/fjord/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `fjord - API gateway, reverse proxy and load balancer
+
+Usage:
+  fjord run -c FILE          serve with a configuration file (SIGHUP reloads, SIGTERM/SIGINT stop gracefully)
+  fjord validate [--json] FILE   check a configuration; exit 0 when valid, 1 when not
+  fjord demo [--listen ADDR] start demo services and fjord in front of them
+  fjord version              print the version
+
+Run 'fjord COMMAND --help' for a command's options.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "fjord %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "fjord: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s\n\nOptions:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and maps --help to exit 0 and bad flags to exit 2.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// signals returns a context cancelled by SIGINT/SIGTERM and a channel that receives on SIGHUP.
+func signals() (context.Context, <-chan struct{}, func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default: // a reload is already pending; bursts collapse into one
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, reload, func() { signal.Stop(hup); close(done); stop() }
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := newFlags("run", "fjord run -c FILE [--log-level LEVEL]", stderr)
+	file := fs.String("c", "", "configuration file (required)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *file == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "fjord:", err)
+		return 2
+	}
+	ctx, reload, stop := signals()
+	defer stop()
+	if err := app.New(app.FileSource(*file), log).Run(ctx, reload); err != nil {
+		fmt.Fprintln(stderr, "fjord:", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", "fjord validate [--json] FILE", stderr)
+	asJSON := fs.Bool("json", false, "print diagnostics as JSON (for CI)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	path := fs.Arg(0)
+	b, diags := app.Load(app.FileSource(path), nil)
+	if *asJSON {
+		out := struct {
+			File        string             `json:"file"`
+			Valid       bool               `json:"valid"`
+			Diagnostics config.Diagnostics `json:"diagnostics"`
+		}{path, b != nil, diags}
+		if out.Diagnostics == nil {
+			out.Diagnostics = config.Diagnostics{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else {
+		if len(diags) > 0 {
+			fmt.Fprint(stderr, diags.String())
+		}
+		if b != nil {
+			fmt.Fprintf(stdout, "%s: ok (%s)\n", path, b.Describe())
+		}
+	}
+	if b == nil {
+		return 1
+	}
+	return 0
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", "fjord demo [--listen ADDR]", stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address fjord listens on")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "fjord:", err)
+		return 2
+	}
+	ctx, reload, stop := signals()
+	defer stop()
+	if err := app.RunDemo(ctx, *listen, stdout, log, reload); err != nil {
+		fmt.Fprintln(stderr, "fjord demo:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,280 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/proxy"
+)
+
+// Source produces a parsed configuration: from a file for `fjord run`, from memory for the demo.
+type Source func() (*config.Config, config.Diagnostics)
+
+// FileSource reads the config file at path on every call (so a reload sees the edited file).
+func FileSource(path string) Source {
+	return func() (*config.Config, config.Diagnostics) { return config.Load(path) }
+}
+
+// BytesSource parses a fixed config held in memory.
+func BytesSource(name string, data []byte) Source {
+	return func() (*config.Config, config.Diagnostics) { return config.Parse(name, data) }
+}
+
+// Load parses and compiles a configuration: everything `fjord validate` checks.
+func Load(src Source, prev *Built) (*Built, config.Diagnostics) {
+	cfg, diags := src()
+	if diags.HasErrors() {
+		return nil, diags.Sorted()
+	}
+	b, more := Compile(cfg, prev)
+	diags = append(diags, more...)
+	return b, diags.Sorted()
+}
+
+// App runs the gateway for one configuration source.
+type App struct {
+	src Source
+	log *slog.Logger
+
+	// Ready, when set, is called once all listeners accept, with their actual addresses (useful with port 0).
+	Ready func(addrs []string)
+
+	srv       *proxy.Server
+	built     *Built
+	listeners map[string]net.Listener // by configured address
+	serving   sync.WaitGroup
+	sink      *logSink
+}
+
+// New returns an app that reads its configuration from src and logs to log.
+func New(src Source, log *slog.Logger) *App {
+	return &App{src: src, log: log, listeners: map[string]net.Listener{}}
+}
+
+// Run starts the gateway and serves until ctx is done, then shuts down gracefully (in-flight requests finish, up
+// to the configured shutdown_timeout). A receive on reload re-reads the configuration and applies it atomically; a
+// configuration with errors is logged and the running one stays in force.
+func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
+	b, diags := Load(a.src, nil)
+	a.logDiagnostics(diags)
+	if b == nil {
+		return fmt.Errorf("configuration has errors:\n%s", diags.String())
+	}
+	sink, err := openSink(b.Config.AccessLog)
+	if err != nil {
+		return err
+	}
+	b.Proxy.AccessLog = sink.logger
+	a.sink = sink
+	a.srv = proxy.NewServer(b.Proxy, a.log)
+	a.built = b
+	if err := a.openListeners(b); err != nil {
+		a.closeListeners(nil)
+		sink.close()
+		return err
+	}
+	a.log.Info("fjord started", "config", b.Describe())
+	if a.Ready != nil {
+		a.Ready(a.addrs())
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return a.shutdown()
+		case <-reload:
+			if err := a.reload(); err != nil {
+				a.log.Error("reload failed; keeping the running configuration", "err", err)
+			}
+		}
+	}
+}
+
+func (a *App) addrs() []string {
+	var out []string
+	for _, l := range a.built.Listeners {
+		if ln := a.listeners[l.Address]; ln != nil {
+			out = append(out, ln.Addr().String())
+		}
+	}
+	return out
+}
+
+// openListeners listens on every configured address that is not open yet and starts serving it.
+func (a *App) openListeners(b *Built) error {
+	var opened []string
+	for _, l := range b.Listeners {
+		if a.listeners[l.Address] != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			for _, addr := range opened {
+				_ = a.listeners[addr].Close()
+				delete(a.listeners, addr)
+			}
+			return fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		a.listeners[l.Address] = ln
+		opened = append(opened, l.Address)
+	}
+	for _, addr := range opened {
+		ln := a.listeners[addr]
+		a.serving.Add(1)
+		go func() {
+			defer a.serving.Done()
+			if err := a.srv.Serve(ln, "http"); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+				a.log.Error("listener stopped", "address", ln.Addr().String(), "err", err)
+			}
+		}()
+		a.log.Info("listening", "address", ln.Addr().String())
+	}
+	return nil
+}
+
+// closeListeners closes the listeners whose address b does not configure (all of them when b is nil).
+func (a *App) closeListeners(b *Built) {
+	keep := map[string]bool{}
+	if b != nil {
+		for _, l := range b.Listeners {
+			keep[l.Address] = true
+		}
+	}
+	for addr, ln := range a.listeners {
+		if !keep[addr] {
+			_ = ln.Close()
+			delete(a.listeners, addr)
+			a.log.Info("listener closed", "address", addr)
+		}
+	}
+}
+
+// reload builds the new configuration next to the running one, opens new listeners, swaps the snapshot, then retires
+// what the new one does not use. Any failure before the swap leaves the running configuration untouched.
+func (a *App) reload() error {
+	start := time.Now()
+	b, diags := Load(a.src, a.built)
+	a.logDiagnostics(diags)
+	if b == nil {
+		return fmt.Errorf("configuration has %d errors", countErrors(diags))
+	}
+	sink := a.sink
+	if sink.spec != b.Config.AccessLog.Format+"\x00"+b.Config.AccessLog.Path {
+		s, err := openSink(b.Config.AccessLog)
+		if err != nil {
+			return err
+		}
+		sink = s
+	}
+	b.Proxy.AccessLog = sink.logger
+	if err := a.openListeners(b); err != nil {
+		if sink != a.sink {
+			sink.close()
+		}
+		return err
+	}
+	a.srv.Update(b.Proxy)
+	a.closeListeners(b)
+	for _, in := range a.built.Retired(b) {
+		in.Close()
+	}
+	if sink != a.sink {
+		a.sink.close()
+		a.sink = sink
+	}
+	a.built = b
+	a.log.Info("configuration reloaded", "config", b.Describe(), "took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+func (a *App) shutdown() error {
+	timeout := a.built.Config.Server.ShutdownTimeout.Duration
+	a.log.Info("shutting down", "timeout", timeout, "connections", a.srv.Connections())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := a.srv.Shutdown(ctx)
+	a.closeListeners(nil)
+	a.serving.Wait()
+	for _, in := range a.built.Retired(nil) {
+		in.Close()
+	}
+	a.sink.close()
+	if err != nil {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func (a *App) logDiagnostics(diags config.Diagnostics) {
+	for _, d := range diags {
+		if d.Severity == config.Error {
+			a.log.Error("config: " + d.String())
+		} else {
+			a.log.Warn("config: " + d.String())
+		}
+	}
+}
+
+func countErrors(diags config.Diagnostics) int {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == config.Error {
+			n++
+		}
+	}
+	return n
+}
+
+// logSink is an access logger with its flusher goroutine and output.
+type logSink struct {
+	spec   string
+	logger *accesslog.Logger // nil when off
+	out    io.WriteCloser
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func openSink(c config.AccessLog) (*logSink, error) {
+	s := &logSink{spec: c.Format + "\x00" + c.Path}
+	f, err := accesslog.ParseFormat(c.Format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: access_log: %w", c.At("format"), err)
+	}
+	if f == accesslog.Off {
+		return s, nil
+	}
+	out, err := accesslog.OpenFile(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: access_log: %w", c.At("path"), err)
+	}
+	s.out = out
+	s.logger = accesslog.New(out, f, accesslog.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		_ = s.logger.Run(ctx)
+	}()
+	return s, nil
+}
+
+// close flushes and stops the logger; stdout and stderr stay open.
+func (s *logSink) close() {
+	if s.logger == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	if s.out != os.Stdout && s.out != os.Stderr {
+		_ = s.out.Close()
+	}
+}

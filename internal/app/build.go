@@ -1,0 +1,282 @@
+// Package app turns a configuration into a running gateway: it compiles the validated config into the engine's
+// immutable snapshot (build.go), owns listeners, the access log and reloads (app.go), and hosts the demo (demo.go).
+// It is the only package that knows both the config format and the engine.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/balancer"
+	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/proxy"
+	"github.com/fjord-gw/fjord/internal/router"
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// Built is a compiled configuration: the engine snapshot plus what the app needs to apply it.
+type Built struct {
+	Config    *config.Config
+	Proxy     *proxy.Config
+	Listeners []config.Listener
+	Services  map[string]*proxy.Service
+
+	instances map[instanceKey]*upstream.Instance
+}
+
+// instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
+// state: same service, address, role and connection options.
+type instanceKey struct {
+	service, addr string
+	weight        int
+	backup        bool
+	opts          upstream.Options
+}
+
+// Compile builds the engine's structures from a validated config. Instances that are unchanged since prev are
+// reused (so reloads keep warm keep-alive connections). Problems are reported as diagnostics at the offending
+// position; the result is nil when any is an error.
+func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
+	var diags config.Diagnostics
+	b := &Built{
+		Config:    cfg,
+		Listeners: cfg.Listeners,
+		Services:  map[string]*proxy.Service{},
+		instances: map[instanceKey]*upstream.Instance{},
+	}
+	for _, name := range cfg.ServiceNames() {
+		svc, err := b.compileService(cfg.Services[name], prev)
+		if err != nil {
+			diags.Errorf(cfg.Services[name].NamePos, "service %s: %v", name, err)
+			continue
+		}
+		b.Services[name] = svc
+	}
+	routes := make([]router.Route[*proxy.Route], 0, len(cfg.Routes))
+	for i := range cfg.Routes {
+		r := &cfg.Routes[i]
+		rr, pr := b.compileRoute(cfg, r, &diags)
+		rr.Target = pr
+		routes = append(routes, rr)
+	}
+	table, conflicts, err := router.Build(routes)
+	for _, e := range joinedErrors(err) {
+		var re *router.RouteError
+		if errors.As(e, &re) {
+			m := &cfg.Routes[re.Index].Match
+			diags.Errorf(m.At(matchKey(m, re.Field)), "route %s: %v", cfg.Routes[re.Index].Name, re.Err)
+		} else {
+			diags.Errorf(cfg.Pos, "routes: %v", e)
+		}
+	}
+	for _, cf := range conflicts {
+		r := &cfg.Routes[cf.Index]
+		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) always matches first (%s)",
+			r.Name, cfg.Routes[cf.ShadowedBy].Name, cfg.Routes[cf.ShadowedBy].Pos.Line, cf.Reason)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	b.Proxy = &proxy.Config{
+		Routes: table,
+		Client: proxy.ClientLimits{
+			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
+			IdleTimeout:       cfg.Server.IdleTimeout.Duration,
+			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		},
+	}
+	return b, diags
+}
+
+// matchKey is the config key whose position stands for a router error field.
+func matchKey(m *config.Match, field string) string {
+	switch field {
+	case "path":
+		for _, k := range []string{"path", "path_prefix", "path_regex"} {
+			if m.Has(k) {
+				return k
+			}
+		}
+	}
+	return field
+}
+
+func joinedErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, error) {
+	policy, err := balancer.ParsePolicy(s.Balancer)
+	if err != nil {
+		return nil, err
+	}
+	opts := upstream.Options{
+		ConnectTimeout: s.Timeouts.Connect.Duration,
+		MaxIdle:        s.Keepalive.MaxIdlePerInstance,
+		IdleTimeout:    s.Keepalive.IdleTimeout.Duration,
+	}
+	insts := make([]*upstream.Instance, 0, len(s.Instances))
+	for _, ic := range s.Instances {
+		k := instanceKey{service: s.Name, addr: ic.Address, weight: ic.Weight, backup: ic.Backup, opts: opts}
+		in := prev.reuse(k)
+		if in == nil {
+			in = upstream.NewInstance(ic.Address, ic.Weight, ic.Backup, opts)
+		}
+		b.instances[k] = in
+		insts = append(insts, in)
+	}
+	pool, err := upstream.NewPool(s.Name, policy, insts)
+	if err != nil {
+		return nil, err
+	}
+	svc := &proxy.Service{Name: s.Name, Pool: pool}
+	switch kind, name, _ := strings.Cut(s.HashKey, ":"); kind {
+	case "header":
+		svc.HashFrom, svc.HashName = proxy.HashHeader, name
+	case "cookie":
+		svc.HashFrom, svc.HashName = proxy.HashCookie, name
+	default:
+		svc.HashFrom = proxy.HashClientIP
+	}
+	return svc, nil
+}
+
+func (p *Built) reuse(k instanceKey) *upstream.Instance {
+	if p == nil {
+		return nil
+	}
+	return p.instances[k]
+}
+
+// Retired returns the instances of b that next no longer uses; the caller closes them once next is in force.
+func (b *Built) Retired(next *Built) []*upstream.Instance {
+	var out []*upstream.Instance
+	for k, in := range b.instances {
+		if next == nil || next.instances[k] != in {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.Diagnostics) (router.Route[*proxy.Route], *proxy.Route) {
+	m := &r.Match
+	rr := router.Route[*proxy.Route]{Hosts: m.Hosts, Methods: m.Methods}
+	switch {
+	case m.Path != "":
+		rr.PathKind, rr.Path = router.PathExact, m.Path
+	case m.PathRegex != "":
+		rr.PathKind, rr.Path = router.PathRegex, m.PathRegex
+	default:
+		rr.PathKind, rr.Path = router.PathPrefix, m.PathPrefix
+	}
+	for _, name := range sortedKeys(m.Headers) {
+		v := m.Headers[name]
+		hm := router.HeaderMatch{Name: name}
+		switch {
+		case v == "*":
+			hm.Present = true
+		case strings.HasPrefix(v, "~"):
+			re, err := regexp.Compile(v[1:])
+			if err != nil {
+				diags.Errorf(m.At("headers."+name), "route %s: header %s: %v", r.Name, name, err)
+				continue
+			}
+			hm.Regex = re
+		default:
+			hm.Value = v
+		}
+		rr.Headers = append(rr.Headers, hm)
+	}
+
+	pr := &proxy.Route{Name: r.Name}
+	if r.Return != nil {
+		pr.Return = &proxy.Return{Status: r.Return.Status, Body: []byte(r.Return.Body)}
+		for _, k := range sortedKeys(r.Return.Headers) {
+			pr.Return.Headers = append(pr.Return.Headers, [2]string{k, r.Return.Headers[k]})
+		}
+		return rr, pr
+	}
+	pr.Service = b.Services[r.Service]
+	t := cfg.RouteTimeouts(r)
+	pr.Timeouts = proxy.Timeouts{
+		ResponseHeader: t.ResponseHeader.Duration,
+		Idle:           t.Idle.Duration,
+		Total:          t.Total.Duration,
+	}
+	if pr.Timeouts.Idle <= 0 {
+		pr.Timeouts.Idle = 60 * time.Second
+	}
+	pr.StripPrefix = r.Rewrite.StripPrefix
+	if rp := r.Rewrite.ReplacePath; rp != nil {
+		re, err := regexp.Compile(rp.Regex)
+		if err != nil {
+			diags.Errorf(rp.At("regex"), "route %s: replace_path: %v", r.Name, err)
+		}
+		pr.Rewrite, pr.RewriteWith = re, rp.With
+	}
+	switch h := r.Rewrite.Host; h {
+	case "", "pass":
+		pr.Host = proxy.HostPass
+	case "upstream":
+		pr.Host = proxy.HostUpstream
+	default:
+		pr.Host = proxy.HostTemplate
+		pr.HostValue = compileTemplate(h, r.Rewrite.At("host"), r.Name, diags)
+	}
+	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, diags)
+	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, diags)
+	return rr, pr
+}
+
+func compileHeaderOps(h *config.HeaderOps, route string, diags *config.Diagnostics) proxy.HeaderOps {
+	values := func(m map[string]string, key string) []proxy.HeaderValue {
+		var out []proxy.HeaderValue
+		for _, name := range sortedKeys(m) {
+			t := compileTemplate(m[name], h.At(key+"."+name), route, diags)
+			out = append(out, proxy.HeaderValue{Name: name, Value: t})
+		}
+		return out
+	}
+	return proxy.NewHeaderOps(values(h.Set, "set"), values(h.Add, "add"), h.Remove)
+}
+
+func compileTemplate(s string, pos config.Pos, route string, diags *config.Diagnostics) proxy.Template {
+	parts, err := config.ParseTemplate(s)
+	if err == nil {
+		ps := make([]proxy.Part, len(parts))
+		for i, p := range parts {
+			ps[i] = proxy.Part(p)
+		}
+		var t proxy.Template
+		if t, err = proxy.CompileTemplate(ps); err == nil {
+			return t
+		}
+	}
+	diags.Errorf(pos, "route %s: template %q: %v", route, s, err)
+	return proxy.Template{}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Describe summarises a build for logs.
+func (b *Built) Describe() string {
+	return fmt.Sprintf("%d listeners, %d services, %d routes", len(b.Listeners), len(b.Services), b.Proxy.Routes.Len())
+}

@@ -1,0 +1,233 @@
+package config
+
+import (
+	"sort"
+	"time"
+)
+
+// The types in this file mirror the YAML schema documented in
+// docs/configuration.md. Struct tags name the YAML key; the options after the
+// name are read by the decoder in decode.go:
+//
+//	required     the key must be present
+//	short=FIELD  (on a list of structs) an element may be a bare scalar that
+//	             sets FIELD, e.g. `- "127.0.0.1:9001"` for an instance
+//	single=KEY   (on a list of strings) KEY is an alternative spelling that
+//	             takes one scalar, e.g. `host: x` for `hosts: [x]`
+//
+// Fields without a yaml tag are filled in by Parse (names, defaults).
+
+// Positions records where a struct and its values appear in the file, so
+// that later stages (the compiler that builds the runtime objects) can report
+// their own errors at the right place. Every schema struct embeds it.
+//
+// Keys maps a YAML key of the struct to the position of its value. Values
+// nested in lists and maps that are not structs themselves are recorded under
+// dotted paths: "methods.1" is the second method of a Match, "set.X-User-Ip"
+// the value of that header in a HeaderOps. A key is present in Keys exactly
+// when it was written in the file, so Has tells "set" from "defaulted".
+type Positions struct {
+	Pos  Pos // position of the struct's mapping (or short-form scalar)
+	Keys map[string]Pos
+}
+
+// At returns the position of the value of key, or the struct's own position
+// when key was not written in the file.
+func (p Positions) At(key string) Pos {
+	if q, ok := p.Keys[key]; ok {
+		return q
+	}
+	return p.Pos
+}
+
+// Has reports whether key was written in the file.
+func (p Positions) Has(key string) bool {
+	_, ok := p.Keys[key]
+	return ok
+}
+
+// Duration is a time.Duration that remembers whether it was written in the
+// file. Parse fills defaults in with Set false, so a consumer can tell an
+// explicit "60s" from the default 60s; for route timeouts an unset Duration
+// means "inherit from the service".
+type Duration struct {
+	time.Duration
+	Set bool
+}
+
+// Config is a whole fjord configuration. Parse applies the defaults listed in
+// docs/configuration.md before returning it.
+type Config struct {
+	Positions
+	Listeners []Listener          `yaml:"listeners,required"`
+	Admin     *Admin              `yaml:"admin"` // nil when absent
+	AccessLog AccessLog           `yaml:"access_log"`
+	Server    Server              `yaml:"server"`
+	Services  map[string]*Service `yaml:"services,required"`
+	Routes    []Route             `yaml:"routes,required"` // in file order, which is match order
+}
+
+// ServiceNames returns the names of all services, sorted.
+func (c *Config) ServiceNames() []string {
+	names := make([]string, 0, len(c.Services))
+	for n := range c.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// RouteTimeouts returns the timeouts that apply to r: each field r sets
+// overrides its service's value. For a route without a (known) service it
+// returns r's own timeouts.
+func (c *Config) RouteTimeouts(r *Route) Timeouts {
+	s := c.Services[r.Service]
+	if s == nil {
+		return r.Timeouts
+	}
+	return s.Timeouts.Override(r.Timeouts)
+}
+
+// Listener is one address fjord accepts client connections on.
+type Listener struct {
+	Positions
+	Name    string `yaml:"name"` // default "listener-N", 1-based
+	Address string `yaml:"address,required"`
+}
+
+// Admin is the optional admin endpoint.
+type Admin struct {
+	Positions
+	Address string `yaml:"address,required"`
+}
+
+// AccessLog configures request logging.
+type AccessLog struct {
+	Positions
+	Format string `yaml:"format"` // "off" (default), "json" or "combined"
+	Path   string `yaml:"path"`   // "stdout" (default), "stderr" or a file path
+}
+
+// Server holds client-side limits and timeouts.
+type Server struct {
+	Positions
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
+	IdleTimeout       Duration `yaml:"idle_timeout"`        // default 60s
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`    // default 16384
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`    // default 30s
+}
+
+// Service is a named group of upstream instances.
+type Service struct {
+	Positions
+	Name      string     // the key under `services`
+	NamePos   Pos        // position of that key
+	Balancer  string     `yaml:"balancer"` // default "round_robin"
+	HashKey   string     `yaml:"hash_key"` // "client_ip", "header:NAME" or "cookie:NAME"
+	Instances []Instance `yaml:"instances,short=address"`
+	Timeouts  Timeouts   `yaml:"timeouts"`
+	Keepalive Keepalive  `yaml:"keepalive"`
+}
+
+// Instance is one upstream server.
+type Instance struct {
+	Positions
+	Address string `yaml:"address,required"` // host:port
+	Weight  int    `yaml:"weight"`           // default 1
+	Backup  bool   `yaml:"backup"`
+}
+
+// Timeouts bound an upstream exchange. In a Service every field carries a
+// value (defaults filled in, Set false); in a Route only the fields written
+// in the file are Set and the rest inherit from the service (see Override).
+type Timeouts struct {
+	Positions
+	Connect        Duration `yaml:"connect"`         // default 5s
+	ResponseHeader Duration `yaml:"response_header"` // default 60s
+	Idle           Duration `yaml:"idle"`            // default 60s
+	Total          Duration `yaml:"total"`           // default 0 = unlimited
+}
+
+// Override returns t with every field that o sets replaced by o's value.
+// Positions stay t's.
+func (t Timeouts) Override(o Timeouts) Timeouts {
+	for _, f := range []struct{ dst, src *Duration }{
+		{&t.Connect, &o.Connect}, {&t.ResponseHeader, &o.ResponseHeader},
+		{&t.Idle, &o.Idle}, {&t.Total, &o.Total},
+	} {
+		if f.src.Set {
+			*f.dst = *f.src
+		}
+	}
+	return t
+}
+
+// any reports whether at least one field is Set.
+func (t Timeouts) any() bool {
+	return t.Connect.Set || t.ResponseHeader.Set || t.Idle.Set || t.Total.Set
+}
+
+// Keepalive controls upstream connection reuse.
+type Keepalive struct {
+	Positions
+	MaxIdlePerInstance int      `yaml:"max_idle_per_instance"` // default 64; 0 disables reuse
+	IdleTimeout        Duration `yaml:"idle_timeout"`          // default 60s
+}
+
+// Route maps matching requests to a service or to a direct response.
+type Route struct {
+	Positions
+	Name            string    `yaml:"name"` // default "route-N", 1-based
+	Match           Match     `yaml:"match"`
+	Service         string    `yaml:"service"` // empty when Return is set
+	Return          *Return   `yaml:"return"`  // nil when proxying
+	Rewrite         Rewrite   `yaml:"rewrite"`
+	RequestHeaders  HeaderOps `yaml:"request_headers"`
+	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	Timeouts        Timeouts  `yaml:"timeouts"` // only Set fields override the service
+}
+
+// Match selects requests. After Parse exactly one of Path, PathPrefix and
+// PathRegex is non-empty (PathPrefix "/" when none was written; check
+// Has("path_prefix") to tell).
+type Match struct {
+	Positions
+	Hosts      []string          `yaml:"hosts,single=host"` // nil or "*" = any host
+	Path       string            `yaml:"path"`
+	PathPrefix string            `yaml:"path_prefix"`
+	PathRegex  string            `yaml:"path_regex"`
+	Methods    []string          `yaml:"methods"` // nil = any method
+	Headers    map[string]string `yaml:"headers"` // "*" = present, "~re" = regexp
+}
+
+// Return is a direct response served without contacting a service.
+type Return struct {
+	Positions
+	Status  int               `yaml:"status"` // default 200
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Rewrite changes the request before it is sent upstream.
+type Rewrite struct {
+	Positions
+	StripPrefix string       `yaml:"strip_prefix"`
+	ReplacePath *ReplacePath `yaml:"replace_path"`
+	Host        string       `yaml:"host"` // "pass" (default), "upstream" or a template
+}
+
+// ReplacePath rewrites the path with a regexp; With may use $1-style groups.
+type ReplacePath struct {
+	Positions
+	Regex string `yaml:"regex,required"`
+	With  string `yaml:"with,required"`
+}
+
+// HeaderOps edits headers. Values of Set and Add are templates (see
+// ParseTemplate); Remove holds header names.
+type HeaderOps struct {
+	Positions
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
+}

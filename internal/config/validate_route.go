@@ -1,0 +1,195 @@
+package config
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func (v *validator) routes(c *Config) {
+	names := map[string]Pos{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if first, dup := names[r.Name]; dup {
+			v.diags.Errorf(r.At("name"), "duplicate route name %q (first used at line %d)", r.Name, first.Line)
+		} else {
+			names[r.Name] = r.At("name")
+		}
+		v.target(c, r)
+		v.match(&r.Match)
+		v.rewrite(r)
+		v.headerOps(&r.RequestHeaders)
+		v.headerOps(&r.ResponseHeaders)
+		v.timeouts(r.Timeouts)
+		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
+			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
+		}
+	}
+}
+
+// target checks what a route does: proxy to a known service or answer
+// directly, never both or neither.
+func (v *validator) target(c *Config, r *Route) {
+	switch {
+	case r.Return != nil && r.Has("service"):
+		v.diags.Errorf(r.At("return"), "route %q has both service and return; a route either proxies or answers", r.Name)
+	case r.Return == nil && !r.Has("service"):
+		v.diags.Errorf(r.Pos, "route %q needs a service (or a return for a direct response)", r.Name)
+	case r.Return == nil && c.Services[r.Service] == nil:
+		v.diags.Errorf(r.At("service"), "route %q refers to unknown service %q%s", r.Name, r.Service, suggest(r.Service, c.ServiceNames()))
+	}
+	if ret := r.Return; ret != nil {
+		if ret.Status < 100 || ret.Status > 599 {
+			v.diags.Errorf(ret.At("status"), "status must be between 100 and 599, got %d", ret.Status)
+		}
+		v.headerNames(ret.Positions, "headers", ret.Headers)
+	}
+}
+
+func (v *validator) match(m *Match) {
+	for i, h := range m.Hosts {
+		if !validHostPattern(h) {
+			v.diags.Errorf(m.At("hosts."+itoa(i)), "invalid host %q: want a host name, \"*.\" followed by a host name, or \"*\"", h)
+		}
+	}
+	var first string
+	for _, key := range []string{"path", "path_prefix", "path_regex"} {
+		if !m.Has(key) {
+			continue
+		}
+		if first != "" {
+			v.diags.Errorf(m.At(key), "%s and %s are mutually exclusive; a route matches one path rule", first, key)
+			continue
+		}
+		first = key
+	}
+	v.absPath(m.Positions, "path", m.Path)
+	v.absPath(m.Positions, "path_prefix", m.PathPrefix)
+	if m.Has("path_regex") {
+		v.regexp(m.At("path_regex"), "path_regex", m.PathRegex)
+	}
+	for i, meth := range m.Methods {
+		p := m.At("methods." + itoa(i))
+		switch {
+		case !isToken(meth):
+			v.diags.Errorf(p, "invalid method %q", meth)
+		case strings.ToUpper(meth) != meth:
+			v.diags.Warnf(p, "method %q is not upper-case; methods are case-sensitive, so it will not match %q", meth, strings.ToUpper(meth))
+		}
+	}
+	v.headerNames(m.Positions, "headers", m.Headers)
+	for name, val := range m.Headers {
+		if re, ok := strings.CutPrefix(val, "~"); ok {
+			v.regexp(m.At("headers."+name), "header regexp", re)
+		}
+	}
+}
+
+func validHostPattern(h string) bool {
+	if h == "*" {
+		return true
+	}
+	h = strings.TrimPrefix(h, "*.")
+	return isHostname(h) || isIP(h)
+}
+
+func (v *validator) absPath(p Positions, key, val string) {
+	if p.Has(key) && !strings.HasPrefix(val, "/") {
+		v.diags.Errorf(p.At(key), "%s must start with \"/\", got %q", key, val)
+	}
+}
+
+func (v *validator) regexp(p Pos, what, expr string) *regexp.Regexp {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		v.diags.Errorf(p, "invalid %s: %v", what, err)
+	}
+	return re
+}
+
+func (v *validator) rewrite(r *Route) {
+	rw := &r.Rewrite
+	if rw.Has("strip_prefix") {
+		v.absPath(rw.Positions, "strip_prefix", rw.StripPrefix)
+		m := &r.Match
+		for _, key := range []string{"path_prefix", "path"} {
+			val := m.PathPrefix
+			if key == "path" {
+				val = m.Path
+			}
+			if m.Has(key) && !strings.HasPrefix(val, rw.StripPrefix) {
+				v.diags.Errorf(rw.At("strip_prefix"), "strip_prefix %q is not a prefix of %s %q, so it would never apply", rw.StripPrefix, key, val)
+			}
+		}
+		if rw.ReplacePath != nil {
+			v.diags.Errorf(rw.At("replace_path"), "strip_prefix and replace_path are mutually exclusive")
+		}
+	}
+	if rp := rw.ReplacePath; rp != nil && rp.Has("regex") {
+		v.regexp(rp.At("regex"), "replace_path regex", rp.Regex)
+	}
+	switch rw.Host {
+	case "pass", "upstream":
+	case "":
+		v.diags.Errorf(rw.At("host"), "host must not be empty: use pass, upstream or a template")
+	default:
+		v.template(rw.At("host"), rw.Host)
+	}
+}
+
+func (v *validator) headerOps(h *HeaderOps) {
+	v.headerNames(h.Positions, "set", h.Set)
+	v.headerNames(h.Positions, "add", h.Add)
+	for _, key := range []string{"set", "add"} {
+		m := h.Set
+		if key == "add" {
+			m = h.Add
+		}
+		for name, val := range m {
+			v.template(h.At(key+"."+name), val)
+		}
+	}
+	for i, name := range h.Remove {
+		if !isToken(name) {
+			v.diags.Errorf(h.At("remove."+itoa(i)), "invalid header name %q", name)
+		}
+	}
+}
+
+// headerNames checks the keys of a header map: valid tokens, and no name
+// given twice in different case (the engine canonicalises names, so one
+// would silently win).
+func (v *validator) headerNames(p Positions, key string, m map[string]string) {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	// File order, so "given twice" points at the later one.
+	sort.Slice(names, func(i, j int) bool {
+		return p.At(key + "." + names[i]).before(p.At(key + "." + names[j]))
+	})
+	seen := map[string]string{}
+	for _, name := range names {
+		at := p.At(key + "." + name)
+		if !isToken(name) {
+			v.diags.Errorf(at, "invalid header name %q", name)
+			continue
+		}
+		canon := http.CanonicalHeaderKey(name)
+		if first, dup := seen[canon]; dup {
+			v.diags.Errorf(at, "header %q is given twice (also as %q); header names are case-insensitive", name, first)
+			continue
+		}
+		seen[canon] = name
+	}
+}
+
+func (v *validator) template(p Pos, s string) {
+	if _, err := ParseTemplate(s); err != nil {
+		v.diags.Errorf(p, "invalid template %q: %v", s, err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,124 @@
+package http1
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestReaderFillOneReadPerCall(t *testing.T) {
+	src := &countingReader{r: &oneByteReader{s: "abcdef"}}
+	b := NewReader(src, 64)
+	for i := 1; i <= 6; i++ {
+		if err := b.Fill(); err != nil {
+			t.Fatalf("fill %d: %v", i, err)
+		}
+		if src.reads != i {
+			t.Fatalf("after fill %d: %d reads, want %d", i, src.reads, i)
+		}
+	}
+	if got := string(b.Buffered()); got != "abcdef" {
+		t.Fatalf("buffered %q", got)
+	}
+	if err := b.Fill(); !errors.Is(err, io.EOF) {
+		t.Fatalf("fill at end: %v, want EOF", err)
+	}
+}
+
+func TestReaderFillCompactsAndReportsFull(t *testing.T) {
+	b := NewReader(strings.NewReader(strings.Repeat("x", 200)), 64)
+	if err := b.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fill(); !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("fill on full buffer: %v, want ErrBufferFull", err)
+	}
+	b.Discard(10)
+	if err := b.Fill(); err != nil {
+		t.Fatalf("fill after discard: %v", err)
+	}
+	if n := len(b.Buffered()); n != 64 {
+		t.Fatalf("buffered %d after compaction, want 64", n)
+	}
+}
+
+func TestReaderKeepsErrorThatCameWithData(t *testing.T) {
+	b := NewReader(iotest.DataErrReader(strings.NewReader("hi")), 64)
+	if err := b.Fill(); err != nil {
+		t.Fatalf("first fill: %v (data must come first)", err)
+	}
+	if got := string(b.Buffered()); got != "hi" {
+		t.Fatalf("buffered %q", got)
+	}
+	if err := b.Fill(); !errors.Is(err, io.EOF) {
+		t.Fatalf("second fill: %v, want EOF", err)
+	}
+}
+
+func TestReaderRead(t *testing.T) {
+	tests := []struct {
+		name      string
+		bufSize   int
+		pSize     int
+		wantReads int // source reads to drain 256 bytes
+	}{
+		{"small p goes through buffer", 64, 16, 4},
+		{"large p reads directly", 64, 128, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := strings.Repeat("0123456789abcdef", 16)
+			src := &countingReader{r: strings.NewReader(data)}
+			b := NewReader(src, tt.bufSize)
+			got, err := io.ReadAll(readerOnly{b, tt.pSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != data {
+				t.Fatal("data mismatch")
+			}
+			if src.reads != tt.wantReads+1 { // +1 for the final EOF read
+				t.Fatalf("%d source reads, want %d", src.reads, tt.wantReads+1)
+			}
+		})
+	}
+}
+
+// readerOnly reads from b in pieces of size n.
+type readerOnly struct {
+	b *Reader
+	n int
+}
+
+func (r readerOnly) Read(p []byte) (int, error) {
+	if len(p) > r.n {
+		p = p[:r.n]
+	}
+	return r.b.Read(p)
+}
+
+func TestReaderResetAndDiscard(t *testing.T) {
+	b := NewReader(strings.NewReader("hello"), 8)
+	if b.Size() != minReaderSize {
+		t.Fatalf("size %d, want minimum %d", b.Size(), minReaderSize)
+	}
+	if err := b.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	b.Discard(2)
+	if got := string(b.Buffered()); got != "llo" {
+		t.Fatalf("after discard %q", got)
+	}
+	b.Reset(strings.NewReader("x"))
+	if len(b.Buffered()) != 0 {
+		t.Fatal("reset kept data")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("discard past buffered did not panic")
+		}
+	}()
+	b.Discard(1)
+}

@@ -1,0 +1,212 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/deadline"
+	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/router"
+)
+
+const (
+	stateActive int32 = iota
+	stateIdle
+)
+
+// conn is one client connection and everything it reuses from request to request: the read buffer, the parsed
+// request, the output buffer. It is owned by its serve goroutine; only state is touched by Shutdown.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	dc     deadline.Conn // nc with the body timeouts applied; c.r reads through it
+	r      *http1.Reader
+	remote netip.AddrPort
+	scheme string
+	state  atomic.Int32
+
+	req   http1.Request
+	resp  http1.Response
+	path  []byte // cleaned path of the current request (routing and forwarding)
+	wbuf  []byte // head (and small body) of the message being written
+	bbuf  []byte // body copy scratch
+	ridb  [32]byte
+	start time.Time
+
+	head      []byte // the raw request head (aliases r's buffer until detached)
+	requestID []byte // the request's id: the client's X-Request-Id or ridb
+	log       accesslog.Entry
+	detached  bool // request head copied out of r (its body streams through r)
+}
+
+var _ router.Request = (*conn)(nil)
+
+func newConn(s *Server, nc net.Conn, scheme string) *conn {
+	cfg := s.cfg.Load()
+	c := &conn{srv: s, nc: nc, scheme: scheme}
+	c.dc.Conn = nc
+	c.r = http1.NewReader(&c.dc, cfg.Client.MaxHeaderBytes)
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	c.wbuf = make([]byte, 0, 16<<10)
+	c.bbuf = make([]byte, 32<<10)
+	c.path = make([]byte, 0, 256)
+	return c
+}
+
+// Host, Path, Method and Header make conn the router's view of the current request.
+func (c *conn) Host() []byte   { return c.req.Host }
+func (c *conn) Path() []byte   { return c.path }
+func (c *conn) Method() []byte { return c.req.Method }
+func (c *conn) Header(name string) ([]byte, bool) {
+	return c.req.Header(name)
+}
+
+// wakeIfIdle interrupts a connection waiting for its next request so that it notices the shutdown.
+func (c *conn) wakeIfIdle() {
+	if c.state.Load() == stateIdle {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+func (c *conn) serve() {
+	defer func() {
+		_ = c.nc.Close()
+		c.srv.untrack(c)
+	}()
+	for {
+		cfg := c.srv.cfg.Load()
+		if err := c.readRequest(cfg); err != nil {
+			c.readFailed(err)
+			return
+		}
+		if !c.handle(cfg) {
+			return
+		}
+	}
+}
+
+var headEnd = []byte("\r\n\r\n")
+
+// readRequest waits for and parses the next request head. The keep-alive wait is bounded by IdleTimeout; once a
+// request has started, its head must be complete within ReadHeaderTimeout.
+func (c *conn) readRequest(cfg *Config) error {
+	c.detached = false
+	if len(c.r.Buffered()) == 0 {
+		c.state.Store(stateIdle)
+		if c.srv.closing.Load() {
+			return errShuttingDown
+		}
+		if err := c.nc.SetReadDeadline(time.Now().Add(cfg.Client.IdleTimeout)); err != nil {
+			return err
+		}
+		err := c.r.Fill()
+		c.state.Store(stateActive)
+		if err != nil {
+			if c.srv.closing.Load() {
+				return errShuttingDown
+			}
+			return err
+		}
+	}
+	c.start = time.Now()
+	if !bytes.Contains(c.r.Buffered(), headEnd) {
+		if err := c.nc.SetReadDeadline(c.start.Add(cfg.Client.ReadHeaderTimeout)); err != nil {
+			return err
+		}
+	}
+	if err := http1.ReadRequest(c.r, &c.req, http1.Limits{}); err != nil {
+		return err
+	}
+	// The head stays where it is until the next Fill of r, which only happens while a request body streams through
+	// r (detachHead copies it out first) or when the next request is read.
+	c.head = c.r.Buffered()[:c.req.HeadLen]
+	c.r.Discard(c.req.HeadLen)
+	return nil
+}
+
+var errShuttingDown = errors.New("server shutting down")
+
+// readFailed answers a request that could not be read, where an answer makes sense.
+func (c *conn) readFailed(err error) {
+	var he *http1.Error
+	switch {
+	case errors.As(err, &he):
+		c.srv.log.Info("bad request", "client", c.remote.String(), "status", he.Status, "err", he.Msg)
+		c.req = http1.Request{Minor: 1}
+		c.requestID = c.newRequestID()
+		c.writeError(he.Status, "bad request: "+he.Msg, true)
+	case errors.Is(err, io.EOF), errors.Is(err, errShuttingDown), errors.Is(err, net.ErrClosed):
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && len(c.r.Buffered()) > 0 {
+			c.req = http1.Request{Minor: 1}
+			c.requestID = c.newRequestID()
+			c.writeError(408, "request head not received in time", true)
+		}
+	}
+}
+
+func (c *conn) newRequestID() []byte {
+	const hex = "0123456789abcdef"
+	a, b := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 16; i++ {
+		c.ridb[i] = hex[a>>(60-4*i)&0xf]
+		c.ridb[16+i] = hex[b>>(60-4*i)&0xf]
+	}
+	return c.ridb[:]
+}
+
+// takeRequestID uses the client's X-Request-Id when it is a sane token, else generates one.
+func (c *conn) takeRequestID() {
+	if v, ok := c.req.Header("X-Request-Id"); ok && validRequestID(v) {
+		c.requestID = v
+		return
+	}
+	c.requestID = c.newRequestID()
+}
+
+func validRequestID(v []byte) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for _, b := range v {
+		if b <= ' ' || b >= 0x7f || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// detachHead copies the request head out of the read buffer, so its fields stay valid while the request body
+// streams through that buffer. Only requests whose body does not fit the buffer pay for it.
+func (c *conn) detachHead() error {
+	if c.detached {
+		return nil
+	}
+	head := append([]byte(nil), c.head...)
+	var id []byte
+	if c.requestID != nil && &c.requestID[0] != &c.ridb[0] {
+		id = append(id, c.requestID...)
+	}
+	rd := http1.NewReader(bytes.NewReader(head), len(head)+1)
+	if err := http1.ReadRequest(rd, &c.req, http1.Limits{}); err != nil {
+		return err
+	}
+	if id != nil {
+		c.requestID = id
+	}
+	c.detached = true
+	return nil
+}

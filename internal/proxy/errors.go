@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// statusText is the reason phrase for a status (net/http's table: the words are the standard's, not its code path).
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Status " + strconv.Itoa(code)
+}
+
+// gatewayError is a failure of the upstream exchange before the response head reached the client, with the status
+// it maps to and the reason that is logged.
+type gatewayError struct {
+	status int
+	reason string
+	err    error
+}
+
+func (e *gatewayError) Error() string { return e.reason }
+func (e *gatewayError) Unwrap() error { return e.err }
+
+// classify is the one place that maps upstream failures to statuses: connect timeout and response timeout -> 504,
+// connect failure, reset, malformed response -> 502, no usable instance -> 503.
+func classify(stage string, err error) *gatewayError {
+	var ge *gatewayError
+	if errors.As(err, &ge) {
+		return ge
+	}
+	var de *upstream.DialError
+	timeout := isTimeout(err)
+	switch {
+	case errors.As(err, &de) && timeout:
+		return &gatewayError{504, "connect timeout: " + de.Addr, err}
+	case errors.As(err, &de):
+		return &gatewayError{502, "connect failed: " + err.Error(), err}
+	case timeout:
+		return &gatewayError{504, stage + ": upstream timed out", err}
+	}
+	var he *http1.Error
+	if errors.As(err, &he) {
+		return &gatewayError{502, stage + ": invalid response from upstream: " + he.Msg, err}
+	}
+	return &gatewayError{502, stage + ": " + err.Error(), err}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeError answers the request with a short body naming the problem (JSON when the client accepts JSON) and
+// reports whether the connection stays open.
+func (c *conn) writeError(status int, reason string, closeAfter bool) bool {
+	closeAfter = closeAfter || c.req.Close
+	c.log.Status = status
+	if c.log.Reason == "" {
+		c.log.Reason = reason
+	}
+	var body []byte
+	accept, _ := c.req.Header("Accept")
+	jsonBody := bytes.Contains(accept, []byte("json"))
+	if jsonBody {
+		body = append(body, `{"error":`...)
+		body = strconv.AppendQuote(body, statusText(status))
+		body = append(body, `,"status":`...)
+		body = strconv.AppendInt(body, int64(status), 10)
+		body = append(body, `,"request_id":`...)
+		body = strconv.AppendQuote(body, string(c.requestID))
+		body = append(body, "}\n"...)
+	} else {
+		body = strconv.AppendInt(body, int64(status), 10)
+		body = append(body, ' ')
+		body = append(body, statusText(status)...)
+		body = append(body, " (request id "...)
+		body = append(body, c.requestID...)
+		body = append(body, ")\n"...)
+	}
+	b := appendStatusLine(c.wbuf[:0], status)
+	if jsonBody {
+		b = appendHeader(b, "Content-Type", "application/json")
+	} else {
+		b = appendHeader(b, "Content-Type", "text/plain; charset=utf-8")
+	}
+	b = appendHeader(b, "X-Request-Id", string(c.requestID))
+	if status == 503 {
+		b = appendHeader(b, "Retry-After", "1")
+	}
+	b = appendContentLength(b, int64(len(body)))
+	b = appendConnection(b, c.req.Minor, closeAfter)
+	b = append(b, "\r\n"...)
+	if !isHead(c.req.Method) {
+		b = append(b, body...)
+		c.log.BytesSent = int64(len(body))
+	}
+	c.wbuf = b[:0]
+	if _, err := c.nc.Write(b); err != nil {
+		return false
+	}
+	return !closeAfter
+}

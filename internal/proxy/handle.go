@@ -1,0 +1,121 @@
+package proxy
+
+import (
+	"strconv"
+
+	"github.com/fjord-gw/fjord/internal/accesslog"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/http1"
+)
+
+// handle serves one parsed request and reports whether the connection stays open for the next.
+func (c *conn) handle(cfg *Config) bool {
+	c.takeRequestID()
+	c.log = accesslog.Entry{}
+	keep := c.serveRequest(cfg)
+	c.finishLog(cfg)
+	return keep && !c.srv.closing.Load()
+}
+
+func (c *conn) serveRequest(cfg *Config) bool {
+	var err error
+	c.path, err = http1.AppendCleanPath(c.path[:0], c.req.Path)
+	if err != nil {
+		return c.writeError(400, "bad request: "+err.Error(), true)
+	}
+	rt, _, ok := cfg.Routes.Match(c)
+	if !ok {
+		return c.writeErrorAfterBody(404, "no route for this host and path")
+	}
+	c.log.Route = rt.Name
+	if rt.Return != nil {
+		return c.writeReturn(rt.Return)
+	}
+	return c.forward(cfg, rt)
+}
+
+// writeErrorAfterBody answers with an error before reading the request body; the connection stays open only when
+// the body is absent (its bytes would otherwise be read as the next request).
+func (c *conn) writeErrorAfterBody(status int, reason string) bool {
+	closeAfter := c.req.Close || c.req.Framing != http1.FramingNone
+	return c.writeError(status, reason, closeAfter)
+}
+
+// writeReturn sends a configured fixed response.
+func (c *conn) writeReturn(r *Return) bool {
+	closeAfter := c.req.Close || c.req.Framing != http1.FramingNone
+	b := appendStatusLine(c.wbuf[:0], r.Status)
+	for _, h := range r.Headers {
+		b = appendHeader(b, h[0], h[1])
+	}
+	b = appendContentLength(b, int64(len(r.Body)))
+	b = appendConnection(b, c.req.Minor, closeAfter)
+	b = append(b, "\r\n"...)
+	if !isHead(c.req.Method) {
+		b = append(b, r.Body...)
+		c.log.BytesSent = int64(len(r.Body))
+	}
+	c.wbuf = b[:0]
+	c.log.Status = r.Status
+	if _, err := c.nc.Write(b); err != nil {
+		return false
+	}
+	return !closeAfter
+}
+
+// The append helpers below each add one complete line, CRLF included.
+
+func appendStatusLine(b []byte, status int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, statusText(status)...)
+	return append(b, "\r\n"...)
+}
+
+func appendHeader(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+func appendContentLength(b []byte, n int64) []byte {
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, n, 10)
+	return append(b, "\r\n"...)
+}
+
+// appendConnection adds the Connection header that the response's keep-alive disposition needs, if any.
+func appendConnection(b []byte, minor int, closeAfter bool) []byte {
+	switch {
+	case closeAfter:
+		return append(b, "Connection: close\r\n"...)
+	case minor == 0:
+		return append(b, "Connection: keep-alive\r\n"...)
+	}
+	return b
+}
+
+func isHead(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
+
+// finishLog completes the access log entry from the request head (still valid: the head is only overwritten by the
+// next read, or was detached) and hands it to the logger.
+func (c *conn) finishLog(cfg *Config) {
+	if cfg.AccessLog == nil {
+		return
+	}
+	e := &c.log
+	e.Time = c.start
+	e.Duration = time.Since(c.start)
+	e.ClientIP, e.ClientPort = c.remote.Addr(), c.remote.Port()
+	e.Method, e.URI, e.Host, e.RequestID = c.req.Method, c.req.URI, c.req.Host, c.requestID
+	e.Referer, _ = c.req.Header("Referer")
+	e.UserAgent, _ = c.req.Header("User-Agent")
+	e.Proto = "HTTP/1.1"
+	if c.req.Minor == 0 {
+		e.Proto = "HTTP/1.0"
+	}
+	cfg.AccessLog.Log(e)
+}

@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	"strconv"
+
+	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// appendRequestHead writes the request head that goes upstream: the rewritten request line, the client's end-to-end
+// headers (hop-by-hop, framing and the gateway's own headers left out), the gateway's forwarding headers, the route's
+// edits and the body framing. One buffer, written with one syscall.
+func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) []byte {
+	req := &c.req
+	ops := &rt.Request
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = c.appendUpstreamPath(b, rt)
+	if len(req.Query) > 0 {
+		b = append(b, '?')
+		b = append(b, req.Query...)
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	switch rt.Host {
+	case HostUpstream:
+		b = append(b, inst.Addr...)
+	case HostTemplate:
+		b = rt.HostValue.render(b, c)
+	default:
+		b = append(b, req.Host...)
+	}
+	b = append(b, "\r\n"...)
+
+	sawXFF := false
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		if h.Kind != http1.HeaderNormal {
+			continue
+		}
+		if id := builtinHeader(h.Name); id != hdrNone {
+			sawXFF = sawXFF || id == hdrXFF
+			continue
+		}
+		if len(ops.drop) > 0 && ops.drops(h.Name) {
+			continue
+		}
+		b = appendRaw(b, h)
+	}
+	if ops.builtinOn(hdrXFF) {
+		b = append(b, "X-Forwarded-For: "...)
+		if sawXFF {
+			b = appendPriorXFF(b, req)
+		}
+		b = c.remote.Addr().AppendTo(b)
+		b = append(b, "\r\n"...)
+	}
+	if ops.builtinOn(hdrXFProto) {
+		b = append(b, "X-Forwarded-Proto: "...)
+		b = append(b, c.scheme...)
+		b = append(b, "\r\n"...)
+	}
+	if ops.builtinOn(hdrXFHost) && len(req.Host) > 0 {
+		b = append(b, "X-Forwarded-Host: "...)
+		b = append(b, req.Host...)
+		b = append(b, "\r\n"...)
+	}
+	if ops.builtinOn(hdrXRealIP) {
+		b = append(b, "X-Real-IP: "...)
+		b = c.remote.Addr().AppendTo(b)
+		b = append(b, "\r\n"...)
+	}
+	if ops.builtinOn(hdrXRequestID) {
+		b = append(b, "X-Request-Id: "...)
+		b = append(b, c.requestID...)
+		b = append(b, "\r\n"...)
+	}
+	b = ops.appendOps(b, c)
+	switch req.Framing {
+	case http1.FramingLength:
+		b = appendContentLength(b, req.ContentLength)
+	case http1.FramingChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if req.Upgrade != nil {
+		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
+		b = append(b, req.Upgrade...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendPriorXFF writes the client's X-Forwarded-For values followed by ", ".
+func appendPriorXFF(b []byte, req *http1.Request) []byte {
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		if builtinHeader(h.Name) == hdrXFF && len(h.Value) > 0 {
+			b = append(b, h.Value...)
+			b = append(b, ", "...)
+		}
+	}
+	return b
+}
+
+// appendUpstreamPath writes the path sent upstream: the normalized path the route matched on (so the upstream
+// sees exactly what was routed), after the route's strip_prefix or regex rewrite.
+func (c *conn) appendUpstreamPath(b []byte, rt *Route) []byte {
+	p := c.path
+	switch {
+	case rt.Rewrite != nil:
+		return append(b, rt.Rewrite.ReplaceAll(p, []byte(rt.RewriteWith))...)
+	case rt.StripPrefix != "" && len(p) >= len(rt.StripPrefix) && string(p[:len(rt.StripPrefix)]) == rt.StripPrefix:
+		p = p[len(rt.StripPrefix):]
+		if len(p) == 0 || p[0] != '/' {
+			b = append(b, '/')
+		}
+	}
+	return append(b, p...)
+}
+
+// appendResponseHead writes the response head for the client: the upstream's status and end-to-end headers, the
+// route's edits, framing as out, and the connection disposition.
+func (c *conn) appendResponseHead(b []byte, rt *Route, out http1.Framing, closeAfter bool) []byte {
+	resp := &c.resp
+	ops := &rt.Response
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.Status), 10)
+	b = append(b, ' ')
+	if len(resp.Reason) > 0 {
+		b = append(b, resp.Reason...)
+	} else {
+		b = append(b, statusText(resp.Status)...)
+	}
+	b = append(b, "\r\n"...)
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		switch h.Kind {
+		case http1.HeaderHop:
+			continue
+		case http1.HeaderFraming:
+			// A bodiless response (HEAD, 304) keeps its Content-Length: it describes the representation.
+			if resp.Framing != http1.FramingNone || !equalFold(h.Name, "content-length") {
+				continue
+			}
+		}
+		if len(ops.drop) > 0 && ops.drops(h.Name) {
+			continue
+		}
+		b = appendRaw(b, h)
+	}
+	b = ops.appendOps(b, c)
+	switch out {
+	case http1.FramingLength:
+		b = appendContentLength(b, resp.ContentLength)
+	case http1.FramingChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if resp.Status == 101 {
+		b = append(b, "Connection: upgrade\r\n"...)
+		for i := range resp.Headers {
+			if equalFold(resp.Headers[i].Name, "upgrade") {
+				b = appendRaw(b, &resp.Headers[i])
+			}
+		}
+		return append(b, "\r\n"...)
+	}
+	b = appendConnection(b, c.req.Minor, closeAfter)
+	return append(b, "\r\n"...)
+}

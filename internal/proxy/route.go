@@ -1,0 +1,124 @@
+// Package proxy is fjord's engine: it serves HTTP/1.1 client connections with its own parser (internal/http1), picks a
+// route from an immutable table (internal/router), an instance from the route's service pool (internal/upstream) and
+// forwards the exchange, streaming bodies in both directions.
+//
+// The engine reads only immutable snapshots (*Config) published with an atomic pointer; a reload builds a new Config
+// and calls Server.Update. It knows nothing about the config file format.
+package proxy
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/router"
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// Config is one immutable snapshot of everything the engine needs per request.
+type Config struct {
+	Routes    *router.Table[*Route]
+	Client    ClientLimits
+	AccessLog *accesslog.Logger // nil = off
+	Version   string            // shown in logs, e.g. a hash of the config file
+}
+
+// ClientLimits apply to client connections. Zero fields take the defaults in withDefaults.
+type ClientLimits struct {
+	ReadHeaderTimeout time.Duration // from the first byte of a request to the end of its head; default 10s
+	IdleTimeout       time.Duration // keep-alive wait for the next request; default 60s
+	MaxHeaderBytes    int           // request head size limit; default 16 KiB
+	BodyIdleTimeout   time.Duration // max gap between body bytes from/to the client; default 60s
+}
+
+func (l ClientLimits) withDefaults() ClientLimits {
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = 10 * time.Second
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 60 * time.Second
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 16 << 10
+	}
+	if l.BodyIdleTimeout <= 0 {
+		l.BodyIdleTimeout = 60 * time.Second
+	}
+	return l
+}
+
+// Timeouts bound one upstream exchange. Zero means no limit for Total, defaults otherwise (see upstream.Options for
+// Connect, which is applied by the instance's dialer).
+type Timeouts struct {
+	ResponseHeader time.Duration // from request sent to response head received; default 60s
+	Idle           time.Duration // max gap between body bytes in either direction; default 60s
+	Total          time.Duration // whole exchange including bodies; 0 = unlimited
+}
+
+// HashSource says where a hash balancer takes its key from.
+type HashSource uint8
+
+const (
+	HashClientIP HashSource = iota
+	HashHeader
+	HashCookie
+)
+
+// Service is a pool of instances plus the per-service settings the engine applies.
+type Service struct {
+	Name     string
+	Pool     *upstream.Pool
+	HashFrom HashSource
+	HashName string // header or cookie name for HashHeader / HashCookie
+}
+
+// HostMode says what Host header goes upstream.
+type HostMode uint8
+
+const (
+	HostPass     HostMode = iota // the client's Host
+	HostUpstream                 // the instance address
+	HostTemplate                 // Route.HostValue rendered
+)
+
+// Route is a compiled route: where requests go and how they are rewritten on the way.
+type Route struct {
+	Name    string
+	Service *Service // nil when Return is set
+	Return  *Return
+
+	StripPrefix string         // removed from the start of the path
+	Rewrite     *regexp.Regexp // applied to the path when non-nil ...
+	RewriteWith string         // ... with this replacement ($1 etc.)
+
+	Host      HostMode
+	HostValue Template
+
+	Request  HeaderOps
+	Response HeaderOps
+	Timeouts Timeouts
+}
+
+// HeaderOps edits headers: Remove drops incoming headers by name, Set replaces, Add appends. Build it with
+// NewHeaderOps; the zero value edits nothing.
+type HeaderOps struct {
+	Set    []HeaderValue
+	Add    []HeaderValue
+	Remove []string
+
+	drop       []string // lower-case names not forwarded: Remove and the names of Set
+	builtinOff uint8    // bit per hdr* constant: the gateway's own header is suppressed
+}
+
+// HeaderValue is one header to write, its value rendered per request.
+type HeaderValue struct {
+	Name  string
+	Value Template
+}
+
+// Return is a fixed response sent by the gateway itself.
+type Return struct {
+	Status  int
+	Headers [][2]string
+	Body    []byte
+}
