@@ -82,17 +82,24 @@ run_one() {
 		-v hwm="$(hwm_kb "$root")" \
 		'BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.3f\t%s\t%s\n", r, n, rps, req, p50, p99, ticks / hz, wall / 1e6, hwm, err }')
 	printf '%s\n' "$line" >>"$WORK/results.tsv"
-	((f[4] == 0)) || log "warning: $name round $round had ${f[4]} errors (see $out)"
+	((f[4] == 0)) || log "warning: $name round $round: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | paste -sd';')"
 	log "round $round $name: $(cut -f3 <<<"$line") req/s, $(cut -f7 <<<"$line") CPU s"
 }
 
 run_rounds() {
 	HZ=$(getconf CLK_TCK)
 	: >"$WORK/results.tsv"
+	# Other work on the machine steals CPU from wrk and the upstreams and
+	# shows up as noise; record the load so a reader can discount a run.
+	read -r LOAD_START _ </proc/loadavg
+	if awk -v l="$LOAD_START" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+		log "warning: load average $LOAD_START on $(nproc) CPUs before starting; expect noisy numbers"
+	fi
 	local r p
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for p in "${PROXIES[@]}"; do run_one "$r" "$p"; done
 	done
+	read -r LOAD_END _ </proc/loadavg
 }
 
 # header prints what was measured where, so a pasted table carries its context.
@@ -104,6 +111,7 @@ header() {
 	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)"
 	echo "- load: wrk -t$LOAD_THREADS -c$CONNS -d${DURATION}s --latency (+${WARMUP}s warm-up), $ROUNDS round(s) interleaved, body $SIZE B"
 	echo "- pinning: proxy on CPUs '${PROXY_CPUS:-any}', wrk + upstreams on CPUs '${LOAD_CPUS:-any}'; $WORKERS proxy worker(s)"
+	echo "- 1-min load average: $LOAD_START before, $LOAD_END after (idle machine: close to 0)"
 	echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>/dev/null | awk 'NR==1 { print $1, $3 }'), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }')"
 	echo
 }

@@ -30,6 +30,10 @@ function med(col, p,    i, k, a) {
 	val[nrow, 11] = $8 > 0 ? 100 * $7 / $8 : 0
 	val[nrow, 12] = $7 > 0 ? $4 / $7 : 0
 	if ($9 > peak[$2]) peak[$2] = $9
+	# Under half a CPU second the 100 Hz tick count is too coarse for the
+	# per-core figure: mark it rather than let it pass as precise.
+	mark[nrow] = $7 < 0.5 ? " †" : ""
+	if (mark[nrow] != "") { marked[$2] = " †"; anymark = 1 }
 }
 
 END {
@@ -43,7 +47,7 @@ END {
 		p = procs[i]
 		pc = med(12, p)
 		ratio = base > 0 ? sprintf("%.2fx", pc / base) : "n/a"
-		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, mib(peak[p]), ratio
+		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f%s | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, marked[p], mib(peak[p]), ratio
 	}
 
 	print ""
@@ -52,6 +56,10 @@ END {
 	print "| round | proxy | req/s | requests | p50 | p99 | proxy CPU s | proxy CPU % | req/s per proxy core | peak RSS | errors |"
 	print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for (r = 1; r <= nrow; r++) {
-		printf "| %s | %s | %.0f | %s | %s | %s | %.2f | %.0f%% | %.0f | %s | %s |\n", val[r, 1], name[r], val[r, 3], val[r, 4], ms(val[r, 5]), ms(val[r, 6]), val[r, 7], val[r, 11], val[r, 12], mib(val[r, 9]), val[r, 10]
+		printf "| %s | %s | %.0f | %s | %s | %s | %.2f | %.0f%% | %.0f%s | %s | %s |\n", val[r, 1], name[r], val[r, 3], val[r, 4], ms(val[r, 5]), ms(val[r, 6]), val[r, 7], val[r, 11], val[r, 12], mark[r], mib(val[r, 9]), val[r, 10]
+	}
+	if (anymark) {
+		print ""
+		print "† under 0.5 proxy CPU seconds measured: the per-core figure is imprecise (CPU time comes in 10 ms ticks); use a longer --duration."
 	}
 }

@@ -158,8 +158,10 @@ func New(w io.Writer, f Format, opt Options) *Logger {
 	return l
 }
 
-// Log records e. It never blocks on the writer and does not allocate in
-// steady state; e is not retained. Safe for concurrent use.
+// Log records e. It never waits for the writer and does not allocate in
+// steady state; e is not retained. When the flusher lags more than two
+// batches behind, Log yields the processor once so the flusher can run
+// before the bound forces drops. Safe for concurrent use.
 func (l *Logger) Log(e *Entry) {
 	if l == nil || l.format == Off || e == nil {
 		return

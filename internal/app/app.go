@@ -47,12 +47,37 @@ type App struct {
 
 	// Ready, when set, is called once all listeners accept, with their actual addresses (useful with port 0).
 	Ready func(addrs []string)
+	// Reloaded, when set, is called after each reload attempt with the listening addresses and the reload's error
+	// (nil when the new configuration is in force). It runs on Run's goroutine, so requests that start after it
+	// was called see the new configuration; tests and supervisors use it to know when a reload has been applied.
+	Reloaded func(addrs []string, err error)
 
 	srv       *proxy.Server
 	built     *Built
 	listeners map[string]net.Listener // by configured address
 	serving   sync.WaitGroup
 	sink      *logSink
+	retired   []retiredSink // replaced access-log sinks, closed once their requests can no longer be in flight
+}
+
+type retiredSink struct {
+	sink *logSink
+	at   time.Time
+}
+
+// retireSink queues s for closing and closes the sinks retired longer ago than the shutdown timeout (by then no
+// request that started under them can still be running).
+func (a *App) retireSink(s *logSink) {
+	grace := a.built.Config.Server.ShutdownTimeout.Duration
+	kept := a.retired[:0]
+	for _, r := range a.retired {
+		if time.Since(r.at) > grace {
+			r.sink.close()
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	a.retired = append(kept, retiredSink{s, time.Now()})
 }
 
 // New returns an app that reads its configuration from src and logs to log.
@@ -69,7 +94,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	if b == nil {
 		return fmt.Errorf("configuration has errors:\n%s", diags.String())
 	}
-	sink, err := openSink(b.Config.AccessLog)
+	sink, err := openSink(b.Config.AccessLog, a.log)
 	if err != nil {
 		return err
 	}
@@ -91,8 +116,12 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 		case <-ctx.Done():
 			return a.shutdown()
 		case <-reload:
-			if err := a.reload(); err != nil {
+			err := a.reload()
+			if err != nil {
 				a.log.Error("reload failed; keeping the running configuration", "err", err)
+			}
+			if a.Reloaded != nil {
+				a.Reloaded(a.addrs(), err)
 			}
 		}
 	}
@@ -168,7 +197,7 @@ func (a *App) reload() error {
 	}
 	sink := a.sink
 	if sink.spec != b.Config.AccessLog.Format+"\x00"+b.Config.AccessLog.Path {
-		s, err := openSink(b.Config.AccessLog)
+		s, err := openSink(b.Config.AccessLog, a.log)
 		if err != nil {
 			return err
 		}
@@ -187,7 +216,8 @@ func (a *App) reload() error {
 		in.Close()
 	}
 	if sink != a.sink {
-		a.sink.close()
+		// Requests still in flight may log to the old sink: close it only once they are surely done.
+		a.retireSink(a.sink)
 		a.sink = sink
 	}
 	a.built = b
@@ -207,6 +237,9 @@ func (a *App) shutdown() error {
 		in.Close()
 	}
 	a.sink.close()
+	for _, r := range a.retired {
+		r.sink.close()
+	}
 	if err != nil {
 		return err
 	}
@@ -243,7 +276,7 @@ type logSink struct {
 	done   chan struct{}
 }
 
-func openSink(c config.AccessLog) (*logSink, error) {
+func openSink(c config.AccessLog, log *slog.Logger) (*logSink, error) {
 	s := &logSink{spec: c.Format + "\x00" + c.Path}
 	f, err := accesslog.ParseFormat(c.Format)
 	if err != nil {
@@ -257,7 +290,9 @@ func openSink(c config.AccessLog) (*logSink, error) {
 		return nil, fmt.Errorf("%s: access_log: %w", c.At("path"), err)
 	}
 	s.out = out
-	s.logger = accesslog.New(out, f, accesslog.Options{})
+	s.logger = accesslog.New(out, f, accesslog.Options{
+		OnError: func(err error) { log.Error("access log write failed", "path", c.Path, "err", err) },
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
 	go func() {

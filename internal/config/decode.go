@@ -22,7 +22,7 @@ import (
 // maxNodes bounds the work spent on one file. Aliases are expanded while
 // decoding, so a small "billion laughs" file could otherwise expand without
 // limit.
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 var (
 	durationType  = reflect.TypeFor[Duration]()

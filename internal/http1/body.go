@@ -134,22 +134,28 @@ func (c *copier) emit(p []byte) error {
 	return nil
 }
 
-// emitChunkHeader queues "HEX\r\n" for a chunk of size n.
+// emitChunkHeader queues "HEX\r\n" for a chunk of size n. It formats straight into wbuf: a stack array handed
+// to emit would escape (it may reach dst.Write) and cost an allocation per chunk.
 func (c *copier) emitChunkHeader(n int64) error {
-	var tmp [18]byte
-	i := len(tmp)
-	i -= 2
-	tmp[i], tmp[i+1] = '\r', '\n'
-	const hex = "0123456789abcdef"
-	for {
-		i--
-		tmp[i] = hex[n&0xf]
-		n >>= 4
-		if n == 0 {
-			break
+	const maxHeader = 16 + 2 // 16 hex digits and CRLF
+	if len(c.wbuf)-c.n < maxHeader {
+		if err := c.flush(); err != nil {
+			return err
 		}
 	}
-	return c.emit(tmp[i:])
+	digits := 1
+	for v := n >> 4; v != 0; v >>= 4 {
+		digits++
+	}
+	const hex = "0123456789abcdef"
+	p := c.wbuf[c.n : c.n+digits+2]
+	for i := digits - 1; i >= 0; i-- {
+		p[i] = hex[n&0xf]
+		n >>= 4
+	}
+	p[digits], p[digits+1] = '\r', '\n'
+	c.n += len(p)
+	return nil
 }
 
 // fill flushes pending output, then reads more input; EOF becomes io.ErrUnexpectedEOF unless eofOK.

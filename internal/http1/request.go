@@ -2,10 +2,6 @@ package http1
 
 import "bytes"
 
-// rootPath is the Path of an absolute-form target without a path ("http://host" means "/"). Callers must not
-// modify it; it exists so such requests need no allocation.
-var rootPath = []byte{'/'}
-
 // Request is the parsed head of a request. All []byte fields alias the Reader's buffer and are valid until the caller
 // Discards the head or the Reader is filled again. ReadRequest resets every field; Headers keeps its capacity, so a
 // Request reused per connection stops allocating after the first few requests.
@@ -123,7 +119,7 @@ func parseRequestLine(h *Request, line []byte) (absHost []byte, err error) {
 		return nil, newError(400, "request line: missing version")
 	}
 	target, version := rest[:sp], rest[sp+1:]
-	minor, verr := parseVersion(version, 400, 505)
+	minor, verr := parseVersion(version, "request line: ", 400, 505)
 	if verr != nil {
 		return nil, verr
 	}
@@ -157,15 +153,16 @@ func parseRequestLine(h *Request, line []byte) (absHost []byte, err error) {
 // parseAbsoluteForm handles "http://authority/path?query" (and https). Userinfo is rejected: it is deprecated
 // (RFC 9110 section 4.2.4) and a classic way to make a URI mean different hosts to different parsers.
 func parseAbsoluteForm(h *Request, target []byte) ([]byte, error) {
-	var rest []byte
+	var scheme int // length of "http://" or "https://"
 	switch {
 	case len(target) > 7 && equalFold(target[:7], "http://"):
-		rest = target[7:]
+		scheme = 7
 	case len(target) > 8 && equalFold(target[:8], "https://"):
-		rest = target[8:]
+		scheme = 8
 	default:
 		return nil, newError(400, "request line: invalid target form")
 	}
+	rest := target[scheme:]
 	end := len(rest)
 	if i := bytes.IndexAny(rest, "/?"); i >= 0 {
 		end = i
@@ -176,7 +173,9 @@ func parseAbsoluteForm(h *Request, target []byte) ([]byte, error) {
 	}
 	rest = rest[end:]
 	if len(rest) == 0 || rest[0] == '?' {
-		h.Path = rootPath
+		// "http://host" means path "/": borrow the last '/' of "://" so the view still aliases the buffer and
+		// needs neither an allocation nor a shared mutable slice.
+		h.Path = target[scheme-1 : scheme]
 		if len(rest) > 0 {
 			h.Query = rest[1:]
 		}
@@ -195,12 +194,12 @@ func splitQuery(target []byte) (path, query []byte) {
 
 // parseVersion accepts exactly "HTTP/1.0" and "HTTP/1.1". Another well-formed "HTTP/d.d" gets unsupported (505 for
 // requests); anything else is malformed.
-func parseVersion(v []byte, bad, unsupported int) (int, error) {
+func parseVersion(v []byte, where string, bad, unsupported int) (int, error) {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
-		return 0, newError(bad, "invalid version")
+		return 0, newError(bad, where+"invalid version")
 	}
 	if v[5] != '1' || v[7] > '1' {
-		return 0, newError(unsupported, "unsupported version")
+		return 0, newError(unsupported, where+"unsupported version")
 	}
 	return int(v[7] - '0'), nil
 }

@@ -66,7 +66,7 @@ func parseStatusLine(h *Response, line []byte) error {
 	if len(line) < 12 || line[8] != ' ' {
 		return newError(502, "status line: malformed")
 	}
-	minor, err := parseVersion(line[:8], 502, 502)
+	minor, err := parseVersion(line[:8], "status line: ", 502, 502)
 	if err != nil {
 		return err
 	}
