@@ -75,8 +75,9 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	}
 	for _, cf := range conflicts {
 		r := &cfg.Routes[cf.Index]
-		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) always matches first (%s)",
-			r.Name, cfg.Routes[cf.ShadowedBy].Name, cfg.Routes[cf.ShadowedBy].Pos.Line, cf.Reason)
+		first := &cfg.Routes[cf.ShadowedBy]
+		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) has the same host and path and none of "+
+			"its conditions, so it always matches first", r.Name, first.Name, first.Pos.Line)
 	}
 	if diags.HasErrors() {
 		return nil, diags

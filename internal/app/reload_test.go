@@ -109,8 +109,11 @@ func TestHotReloadUnderLoad(t *testing.T) {
 				if body == "b2" {
 					servedB2.Store(true)
 				}
-				// Any generation around the request is acceptable while a reload is under way.
-				ok := expected(int(s1/2), path, status, body) || expected(int((s2+1)/2), path, status, body)
+				// Any generation in force at some point during the request may have answered it.
+				ok := false
+				for gen := s1 / 2; gen <= (s2+1)/2 && !ok; gen++ {
+					ok = expected(int(gen), path, status, body)
+				}
 				if !ok {
 					fail("GET %s = %d %q in states %d..%d", path, status, body, s1, s2)
 				}
@@ -207,7 +210,7 @@ routes:
 			name: "unknown service",
 			cfg:  strings.Replace(good, "service: a", "service: nope", 1),
 			at:   "nope",
-			msg:  `unknown service "nope"`,
+			msg:  "unknown service",
 		},
 	}
 	for _, tt := range tests {

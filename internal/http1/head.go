@@ -185,14 +185,22 @@ func splitFieldLine(line []byte, status int) (name, value []byte, err error) {
 	if line[0] == ' ' || line[0] == '\t' {
 		return nil, nil, newError(status, "obsolete line folding in header")
 	}
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 {
-		return nil, nil, headerError(status, line, "missing colon")
+	// One pass validates the name and finds the colon; this loop is the parser's hottest code.
+	colon := 0
+	for colon < len(line) && tcharTable[line[colon]] {
+		colon++
+	}
+	if colon == len(line) || line[colon] != ':' || colon == 0 {
+		end := bytes.IndexByte(line, ':')
+		if end < 0 {
+			return nil, nil, headerError(status, line, "missing colon")
+		}
+		if end > 0 && (line[end-1] == ' ' || line[end-1] == '\t') {
+			return nil, nil, headerError(status, line[:end], "whitespace before colon")
+		}
+		return nil, nil, headerError(status, line[:end], "invalid name")
 	}
 	name = line[:colon]
-	if !isToken(name) {
-		return nil, nil, headerError(status, name, "invalid name")
-	}
 	value = trimOWS(line[colon+1:])
 	for _, c := range value {
 		if !valueTable[c] {
