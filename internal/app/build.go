@@ -76,8 +76,8 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	for _, cf := range conflicts {
 		r := &cfg.Routes[cf.Index]
 		first := &cfg.Routes[cf.ShadowedBy]
-		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) has the same host and path and none of "+
-			"its conditions, so it always matches first", r.Name, first.Name, first.Pos.Line)
+		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) matches the same host and path "+
+			"without extra conditions, so it always wins", r.Name, first.Name, first.Pos.Line)
 	}
 	if diags.HasErrors() {
 		return nil, diags
