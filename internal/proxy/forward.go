@@ -77,7 +77,15 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 	}
 	c.wbuf = b[:0]
-	if err := uc.Set(rt.Timeouts.Idle, hard); err != nil {
+	// One deadline per exchange in the common case: when the whole request is in b, the response-header deadline
+	// also bounds the write. A streamed body gets per-operation idle deadlines instead, then its own head deadline.
+	var err error
+	if inline {
+		err = uc.Set(0, responseHeaderDeadline(rt, hard))
+	} else {
+		err = uc.Set(rt.Timeouts.Idle, hard)
+	}
+	if err != nil {
 		_ = uc.Close()
 		return c.gatewayFail(rt, uc.Instance(), classify("send request", err)), false
 	}
@@ -94,6 +102,9 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 	} else if ok, keep := c.sendBody(cfg, rt, uc, hard); !ok {
 		return keep, false
+	} else if err := uc.Set(0, responseHeaderDeadline(rt, hard)); err != nil {
+		_ = uc.Close()
+		return c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
 	}
 	ok, retry := c.readResponseHead(rt, uc, hard, inline)
 	if !ok {
@@ -137,8 +148,8 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 	return false, c.gatewayFail(rt, uc.Instance(), classify("send request body", err))
 }
 
-// readResponseHead reads the upstream's response head, passing 1xx interim responses on to the client.
-func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, replayable bool) (ok, retry bool) {
+// responseHeaderDeadline is when the response head must have arrived, for a request sent now.
+func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 	rh := rt.Timeouts.ResponseHeader
 	if rh <= 0 {
 		rh = 60 * time.Second
@@ -147,10 +158,12 @@ func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, re
 	if !hard.IsZero() && hard.Before(d) {
 		d = hard
 	}
-	if err := uc.Set(0, d); err != nil {
-		_ = uc.Close()
-		return c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
-	}
+	return d
+}
+
+// readResponseHead reads the upstream's response head (its deadline is already set), passing 1xx interim
+// responses on to the client.
+func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, replayable bool) (ok, retry bool) {
 	headReq := isHead(c.req.Method)
 	for {
 		err := http1.ReadResponse(uc.R, &c.resp, headReq, http1.Limits{})

@@ -168,10 +168,10 @@ func (in *Instance) Put(c *Conn) {
 		_ = c.Close()
 		return
 	}
-	if err := c.Clear(); err != nil {
-		_ = c.Close()
-		return
-	}
+	// The deadlines set for the last exchange stay on the socket: nothing reads an idle connection, and every
+	// exchange sets its own before its first operation. Clearing them here would cost a syscall-free but not
+	// free timer update per request.
+	c.Idle, c.Hard = 0, time.Time{}
 	c.idleSince = in.now()
 	in.mu.Lock()
 	if in.closed || len(in.idle) >= in.opts.MaxIdle {
