@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,18 +131,27 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 func (a *App) addrs() []string {
 	var out []string
 	for _, l := range a.built.Listeners {
-		if ln := a.listeners[l.Address]; ln != nil {
+		if ln := a.listeners[listenerKey(l)]; ln != nil {
 			out = append(out, ln.Addr().String())
 		}
 	}
 	return out
 }
 
+// listenerKey identifies a listener across reloads: by address, so a reload keeps the socket. Port 0 means a new
+// ephemeral port for each listener, so those are told apart by name.
+func listenerKey(l config.Listener) string {
+	if strings.HasSuffix(l.Address, ":0") {
+		return l.Address + "#" + l.Name
+	}
+	return l.Address
+}
+
 // openListeners listens on every configured address that is not open yet and starts serving it.
 func (a *App) openListeners(b *Built) error {
 	var opened []string
 	for _, l := range b.Listeners {
-		if a.listeners[l.Address] != nil {
+		if a.listeners[listenerKey(l)] != nil {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.Address)
@@ -152,8 +162,8 @@ func (a *App) openListeners(b *Built) error {
 			}
 			return fmt.Errorf("listener %s: %w", l.Name, err)
 		}
-		a.listeners[l.Address] = ln
-		opened = append(opened, l.Address)
+		a.listeners[listenerKey(l)] = ln
+		opened = append(opened, listenerKey(l))
 	}
 	for _, addr := range opened {
 		ln := a.listeners[addr]
@@ -174,7 +184,7 @@ func (a *App) closeListeners(b *Built) {
 	keep := map[string]bool{}
 	if b != nil {
 		for _, l := range b.Listeners {
-			keep[l.Address] = true
+			keep[listenerKey(l)] = true
 		}
 	}
 	for addr, ln := range a.listeners {

@@ -86,12 +86,12 @@ func (c *conn) serve() {
 		c.srv.untrack(c)
 	}()
 	for {
-		cfg := c.srv.cfg.Load()
-		if err := c.readRequest(cfg); err != nil {
+		if err := c.readRequest(c.srv.cfg.Load()); err != nil {
 			c.readFailed(err)
 			return
 		}
-		if !c.handle(cfg) {
+		// Load the snapshot again: a reload may have happened while this connection waited for the request.
+		if !c.handle(c.srv.cfg.Load()) {
 			return
 		}
 	}

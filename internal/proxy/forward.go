@@ -34,6 +34,7 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	for tries := 1; ; tries++ {
 		var uc *upstream.Conn
 		var err error
+		c.log.Upstream = inst.Addr
 		if fresh {
 			uc, err = inst.Dial(context.Background())
 		} else {
@@ -54,7 +55,6 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 		if !uc.Reused {
 			inst.MarkUp()
 		}
-		c.log.Upstream = inst.Addr
 		inst.Begin()
 		keep, retry := c.exchange(cfg, rt, uc, hard)
 		inst.End()

@@ -6,7 +6,6 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -43,9 +42,6 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// ErrClosed is returned by Get on an instance that was removed by a reload.
-var ErrClosed = errors.New("upstream instance closed")
 
 // Instance is one upstream address with its idle connection pool. It is safe for concurrent use. The idle pool is
 // guarded by a mutex of its own, so instances never contend with each other; counters are atomics read by pickers.
@@ -112,14 +108,9 @@ func (in *Instance) Get(ctx context.Context) (*Conn, error) {
 	return in.Dial(ctx)
 }
 
-// Dial always opens a new connection.
+// Dial always opens a new connection. It works on a closed instance too: a request that picked the instance from
+// the snapshot a reload just replaced still completes, and Put closes its connection afterwards.
 func (in *Instance) Dial(ctx context.Context) (*Conn, error) {
-	in.mu.Lock()
-	closed := in.closed
-	in.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
 	nc, err := in.dialer.DialContext(ctx, "tcp", in.Addr)
 	if err != nil {
 		return nil, &DialError{Addr: in.Addr, Err: err}
