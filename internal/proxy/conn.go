@@ -14,6 +14,7 @@ import (
 	"github.com/fjord-gw/fjord/internal/deadline"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/router"
+	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
 const (
@@ -44,6 +45,11 @@ type conn struct {
 	requestID []byte // the request's id: the client's X-Request-Id or ridb
 	log       accesslog.Entry
 	detached  bool // request head copied out of r (its body streams through r)
+
+	// up is the upstream connection of the exchange in progress, so that a forced Shutdown can close it too: a
+	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.
+	// Set and cleared by the serve goroutine; read by Shutdown.
+	up atomic.Pointer[upstream.Conn]
 }
 
 var _ router.Request = (*conn)(nil)
@@ -71,6 +77,15 @@ func (c *conn) Path() []byte   { return c.path }
 func (c *conn) Method() []byte { return c.req.Method }
 func (c *conn) Header(name string) ([]byte, bool) {
 	return c.req.Header(name)
+}
+
+// forceClose closes the client connection and the upstream connection in use, unblocking the serve goroutine
+// wherever it waits. Safe to call from another goroutine (net.Conn.Close is).
+func (c *conn) forceClose() {
+	_ = c.nc.Close()
+	if uc := c.up.Load(); uc != nil {
+		_ = uc.Close()
+	}
 }
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it notices the shutdown.

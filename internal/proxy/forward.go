@@ -56,7 +56,9 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 			inst.MarkUp()
 		}
 		inst.Begin()
+		c.up.Store(uc) // lets a forced Shutdown unblock this exchange (see conn.up)
 		keep, retry := c.exchange(cfg, rt, uc, hard)
+		c.up.Store(nil)
 		inst.End()
 		if !retry {
 			return keep
@@ -106,9 +108,9 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		_ = uc.Close()
 		return c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
 	}
-	ok, retry := c.readResponseHead(rt, uc, hard, inline)
+	ok, keep, retry := c.readResponseHead(rt, uc, hard, inline)
 	if !ok {
-		return false, retry
+		return keep, retry
 	}
 	if c.resp.Status == 101 {
 		return c.tunnel(rt, uc, hard), false
@@ -162,27 +164,28 @@ func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 }
 
 // readResponseHead reads the upstream's response head (its deadline is already set), passing 1xx interim
-// responses on to the client.
-func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, replayable bool) (ok, retry bool) {
+// responses on to the client. When ok is false the exchange is over: keep says whether the client connection stays
+// open, retry whether to try again on a fresh upstream connection.
+func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, replayable bool) (ok, keep, retry bool) {
 	headReq := isHead(c.req.Method)
 	for {
 		err := http1.ReadResponse(uc.R, &c.resp, headReq, http1.Limits{})
 		if err != nil {
 			_ = uc.Close()
 			if uc.Reused && replayable && len(uc.R.Buffered()) == 0 && !isTimeout(err) {
-				return false, true
+				return false, false, true
 			}
-			return c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
+			return false, c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
 		}
 		if c.resp.Status >= 200 || c.resp.Status == 101 {
-			return true, false
+			return true, false, false
 		}
 		// Interim response. 100 Continue was already answered by the gateway itself; others (103 Early Hints) go on
 		// to HTTP/1.1 clients.
 		if c.resp.Status != 100 && c.req.Minor == 1 {
 			if _, err := c.nc.Write(uc.R.Buffered()[:c.resp.HeadLen]); err != nil {
 				_ = uc.Close()
-				return false, false
+				return false, false, false
 			}
 		}
 		uc.R.Discard(c.resp.HeadLen)
@@ -192,7 +195,8 @@ func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, re
 // relayResponse sends the response head and body to the client and settles the upstream connection.
 func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) bool {
 	resp := &c.resp
-	out, closeAfter := resp.Framing, c.req.Close
+	// During Shutdown the connection closes after this response, so the response says so.
+	out, closeAfter := resp.Framing, c.req.Close || c.srv.closing.Load()
 	switch resp.Framing {
 	case http1.FramingChunked:
 		if c.req.Minor == 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,9 +28,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testProxy is a running Server on a loopback listener.
 type testProxy struct {
-	srv  *Server
-	addr string
-	done chan error // Serve's result
+	srv      *Server
+	addr     string
+	done     chan struct{} // closed when Serve returned
+	serveErr error         // Serve's result, valid after done
 }
 
 // startProxy serves cfg on 127.0.0.1:0 and shuts the server down when the test ends.
@@ -39,16 +41,20 @@ func startProxy(t testing.TB, cfg *Config) *testProxy {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	p := &testProxy{srv: NewServer(cfg, nil), addr: ln.Addr().String(), done: make(chan error, 1)}
-	go func() { p.done <- p.srv.Serve(ln, "http") }()
+	p := &testProxy{srv: NewServer(cfg, testLogger), addr: ln.Addr().String(), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.serveErr = p.srv.Serve(ln, "http")
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := p.srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		if err := <-p.done; err != nil && !errors.Is(err, ErrServerClosed) {
-			t.Errorf("serve: %v", err)
+		<-p.done
+		if p.serveErr != nil && !errors.Is(p.serveErr, ErrServerClosed) {
+			t.Errorf("serve: %v", p.serveErr)
 		}
 	})
 	return p
@@ -280,3 +286,6 @@ func readHeadFrom(br *bufio.Reader) (string, error) {
 		}
 	}
 }
+
+// testLogger is nil (discard); point it at os.Stderr when debugging.
+var testLogger *slog.Logger

@@ -144,7 +144,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			_ = c.nc.Close()
+			c.forceClose() // the upstream conn too: a request waiting for a response head would not notice
 		}
 		s.mu.Unlock()
 		<-done
