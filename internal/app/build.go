@@ -211,6 +211,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.
 	pr.Service = b.Services[r.Service]
 	t := cfg.RouteTimeouts(r)
 	pr.Timeouts = proxy.Timeouts{
+		Connect:        t.Connect.Duration,
 		ResponseHeader: t.ResponseHeader.Duration,
 		Idle:           t.Idle.Duration,
 		Total:          t.Total.Duration,

@@ -36,9 +36,9 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 		var err error
 		c.log.Upstream = inst.Addr
 		if fresh {
-			uc, err = inst.Dial(context.Background())
+			uc, err = inst.Dial(context.Background(), rt.Timeouts.Connect)
 		} else {
-			uc, err = inst.Get(context.Background())
+			uc, err = inst.Get(context.Background(), rt.Timeouts.Connect)
 		}
 		if err != nil {
 			var de *upstream.DialError

@@ -47,9 +47,9 @@ func (l ClientLimits) withDefaults() ClientLimits {
 	return l
 }
 
-// Timeouts bound one upstream exchange. Zero means no limit for Total, defaults otherwise (see upstream.Options for
-// Connect, which is applied by the instance's dialer).
+// Timeouts bound one upstream exchange. Zero means no limit for Total, defaults otherwise.
 type Timeouts struct {
+	Connect        time.Duration // dial timeout; 0 = the instance's own (the service's connect timeout)
 	ResponseHeader time.Duration // from request sent to response head received; default 60s
 	Idle           time.Duration // max gap between body bytes in either direction; default 60s
 	Total          time.Duration // whole exchange including bodies; 0 = unlimited

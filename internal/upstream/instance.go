@@ -101,17 +101,24 @@ func (in *Instance) End()   { in.active.Add(-1) }
 // Get returns an idle keep-alive connection, or dials a new one. The returned connection's Reused field tells which:
 // a reused connection may have been closed by the upstream meanwhile, and the caller may retry on a fresh one.
 // Get blocks only while dialling, at most ConnectTimeout or until ctx is done.
-func (in *Instance) Get(ctx context.Context) (*Conn, error) {
+// connect overrides the instance's ConnectTimeout when positive (a route with its own connect timeout).
+func (in *Instance) Get(ctx context.Context, connect time.Duration) (*Conn, error) {
 	if c := in.popIdle(); c != nil {
 		return c, nil
 	}
-	return in.Dial(ctx)
+	return in.Dial(ctx, connect)
 }
 
-// Dial always opens a new connection. It works on a closed instance too: a request that picked the instance from
+// Dial always opens a new connection, within connect when positive, else the instance's ConnectTimeout. It works on a closed instance too: a request that picked the instance from
 // the snapshot a reload just replaced still completes, and Put closes its connection afterwards.
-func (in *Instance) Dial(ctx context.Context) (*Conn, error) {
-	nc, err := in.dialer.DialContext(ctx, "tcp", in.Addr)
+func (in *Instance) Dial(ctx context.Context, connect time.Duration) (*Conn, error) {
+	d := &in.dialer
+	if connect > 0 && connect != d.Timeout {
+		custom := in.dialer
+		custom.Timeout = connect
+		d = &custom
+	}
+	nc, err := d.DialContext(ctx, "tcp", in.Addr)
 	if err != nil {
 		return nil, &DialError{Addr: in.Addr, Err: err}
 	}

@@ -49,7 +49,7 @@ func TestPoolReusesIdleConnections(t *testing.T) {
 	in := NewInstance(addr, 1, false, Options{MaxIdle: 2})
 	defer in.Close()
 	for i := 0; i < 5; i++ {
-		c, err := in.Get(context.Background())
+		c, err := in.Get(context.Background(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestPoolBoundsIdleAndExpiresOld(t *testing.T) {
 	defer in.Close()
 	var cs []*Conn
 	for i := 0; i < 3; i++ {
-		c, err := in.Dial(context.Background())
+		c, err := in.Dial(context.Background(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestPoolBoundsIdleAndExpiresOld(t *testing.T) {
 	// Age the pool past its idle timeout: Get must not hand out the stale connections.
 	now := time.Now()
 	in.now = func() time.Time { return now.Add(2 * time.Minute) }
-	c, err := in.Get(context.Background())
+	c, err := in.Get(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPoolBoundsIdleAndExpiresOld(t *testing.T) {
 func TestPutOnClosedInstanceCloses(t *testing.T) {
 	addr, _ := countingListener(t)
 	in := NewInstance(addr, 1, false, Options{MaxIdle: 4})
-	c, err := in.Get(context.Background())
+	c, err := in.Get(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestPutOnClosedInstanceCloses(t *testing.T) {
 		t.Fatal("closed instance pooled a connection")
 	}
 	// A request that picked the instance before a reload retired it may still dial.
-	c2, err := in.Dial(context.Background())
+	c2, err := in.Dial(context.Background(), 0)
 	if err != nil {
 		t.Fatalf("dial on a retired instance: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestDialErrorIsTyped(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	in := NewInstance(addr, 1, false, Options{ConnectTimeout: time.Second})
-	_, err := in.Get(context.Background())
+	_, err := in.Get(context.Background(), 0)
 	de, ok := err.(*DialError)
 	if !ok || de.Addr != addr {
 		t.Fatalf("err = %#v, want *DialError for %s", err, addr)
