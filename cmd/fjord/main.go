@@ -121,15 +121,23 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	log, err := newLogger(stderr, *level)
+	return serve(stderr, *level, "fjord", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
+		return app.New(app.FileSource(*file), log).Run(ctx, reload)
+	})
+}
+
+// serve runs a long-lived command with a logger and signal handling: exit 0 after a clean stop, 1 on failure,
+// 2 on a bad log level.
+func serve(stderr io.Writer, level, prefix string, run func(context.Context, *slog.Logger, <-chan struct{}) error) int {
+	log, err := newLogger(stderr, level)
 	if err != nil {
-		fmt.Fprintln(stderr, "fjord:", err)
+		fmt.Fprintln(stderr, prefix+":", err)
 		return 2
 	}
 	ctx, reload, stop := signals()
 	defer stop()
-	if err := app.New(app.FileSource(*file), log).Run(ctx, reload); err != nil {
-		fmt.Fprintln(stderr, "fjord:", err)
+	if err := run(ctx, log, reload); err != nil {
+		fmt.Fprintln(stderr, prefix+":", err)
 		return 1
 	}
 	return 0
@@ -180,16 +188,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		fmt.Fprintln(stderr, "fjord:", err)
-		return 2
-	}
-	ctx, reload, stop := signals()
-	defer stop()
-	if err := app.RunDemo(ctx, *listen, stdout, log, reload); err != nil {
-		fmt.Fprintln(stderr, "fjord demo:", err)
-		return 1
-	}
-	return 0
+	return serve(stderr, *level, "fjord demo", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
+		return app.RunDemo(ctx, *listen, stdout, log, reload)
+	})
 }
