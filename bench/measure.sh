@@ -122,3 +122,35 @@ report() {
 		awk -F'\t' -v order="${PROXIES[*]}" -f "$REPO/bench/report.awk" "$WORK/results.tsv"
 	} | tee "$WORK/report.md"
 }
+
+# rss_kb ROOT prints VmRSS (current RSS, kB) summed over ROOT's descendants.
+rss_kb() {
+	local files=() p
+	for p in $(descendants "$1"); do files+=("/proc/$p/status"); done
+	cat "${files[@]}" 2>/dev/null | awk '/^VmRSS:/ { s += $2 } END { print s + 0 }'
+}
+
+# run_idle opens IDLE idle keep-alive connections to each proxy in turn (one request each, then silence), and
+# prints each proxy's RSS before, with the connections open, and its peak, per connection.
+run_idle() {
+	local p before after hwm out
+	printf '\n### idle keep-alive connections: %d per proxy\n\n' "$IDLE"
+	printf '| proxy | RSS before | RSS with %d idle conns | peak RSS | KiB per idle conn (RSS) | KiB per idle conn (peak) |\n' "$IDLE"
+	printf '|---|--:|--:|--:|--:|--:|\n'
+	for p in "${PROXIES[@]}"; do
+		before=$(rss_kb "${SERVER[$p]}")
+		out=$WORK/run/$p/idle.out
+		coproc IDLECLIENT { timeout -s KILL 300 "$WORK/idleconns" -addr "127.0.0.1:${PORT[$p]}" -n "$IDLE" -hold 120s 2>&1; }
+		local line=""
+		read -r line <&"${IDLECLIENT[0]}" || true
+		echo "$line" >"$out"
+		[[ $line == "ready $IDLE failed 0" ]] || log "$p: idle client said: $line"
+		sleep 2
+		after=$(rss_kb "${SERVER[$p]}")
+		hwm=$(hwm_kb "${SERVER[$p]}")
+		exec {IDLECLIENT[1]}>&-
+		wait "$IDLECLIENT_PID" 2>/dev/null || true
+		awk -v p="$p" -v b="$before" -v a="$after" -v h="$hwm" -v n="$IDLE" 'BEGIN {
+			printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f | %.1f |\n", p, b/1024, a/1024, h/1024, (a-b)/n, (h-b)/n }'
+	done
+}

@@ -21,6 +21,8 @@ usage: bench/run.sh [options]
   --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord GOMAXPROCS (default 1)
   --load-threads N   wrk threads and upstream nginx workers (default 1)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
+  --idle N           instead of a load test: hold N idle keep-alive connections (one request each) open
+                     against each proxy and report its memory per connection
   --keep             keep the temp dir (configs, logs, raw wrk output)
   -h, --help         this text
 
@@ -40,6 +42,7 @@ LOAD_CPUS=0
 WORKERS=1
 LOAD_THREADS=1
 KEEP=0
+IDLE=0
 WARMUP=1
 FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
 
@@ -69,6 +72,7 @@ parse_args() {
 		--proxy-workers) WORKERS=${2:?--proxy-workers needs a value}; shift ;;
 		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
 		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
+		--idle) IDLE=${2:?--idle needs a value}; shift ;;
 		--keep) KEEP=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; die "unknown option: $1" ;;
@@ -77,7 +81,7 @@ parse_args() {
 	done
 	DURATION=${DURATION%s}
 	local n
-	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS; do
+	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS IDLE; do
 		[[ ${!n} =~ ^[0-9]+$ ]] || die "${n,,} must be a whole number, got '${!n}'"
 	done
 	((DURATION >= 1 && ROUNDS >= 1 && WORKERS >= 1 && LOAD_THREADS >= 1)) || die "duration, rounds and thread counts must be >= 1"
@@ -247,9 +251,22 @@ main() {
 			(cd "$REPO" && go build -o "$WORK/fjord" ./cmd/fjord) || die "go build ./cmd/fjord failed"
 		fi
 	fi
+	if ((IDLE > 0)); then
+		# Each proxy must accept IDLE client connections (worker_connections, maxconn are sized from CONNS).
+		CONNS=$IDLE
+		local want=$((IDLE * 2 + 4096)) hard
+		hard=$(ulimit -Hn)
+		[[ $hard == unlimited ]] || ((want <= hard)) || want=$hard
+		ulimit -n "$want" 2>/dev/null || log "warning: cannot raise the open-file limit to $want"
+		(cd "$REPO" && go build -o "$WORK/idleconns" ./bench/idleconns) || die "go build ./bench/idleconns failed"
+	fi
 	start_upstreams
 	local p
 	for p in "${PROXIES[@]}"; do start_proxy "$p"; done
+	if ((IDLE > 0)); then
+		run_idle
+		return
+	fi
 	run_rounds
 	report
 }

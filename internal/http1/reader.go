@@ -44,6 +44,27 @@ func (b *Reader) Reset(src io.Reader) {
 	b.err = nil
 }
 
+// Detach hands out the buffer when nothing is buffered and no error is pending, so an idle connection can return it
+// to a pool instead of holding it while it waits; it returns nil (and keeps the buffer) otherwise. After a Detach
+// the Reader has no buffer: Attach one before any other call.
+func (b *Reader) Detach() []byte {
+	if b.r != b.w || b.err != nil || b.buf == nil {
+		return nil
+	}
+	buf := b.buf
+	b.buf, b.r, b.w = nil, 0, 0
+	return buf
+}
+
+// Attach gives a detached Reader the buffer buf, whose first n bytes were already read from the source (the
+// caller read them itself, for example in a readiness callback). len(buf) becomes the buffer size.
+func (b *Reader) Attach(buf []byte, n int) {
+	b.buf, b.r, b.w = buf, 0, n
+}
+
+// Attached reports whether the Reader holds a buffer.
+func (b *Reader) Attached() bool { return b.buf != nil }
+
 // Size returns the buffer size.
 func (b *Reader) Size() int { return len(b.buf) }
 

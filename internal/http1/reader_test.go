@@ -122,3 +122,23 @@ func TestReaderResetAndDiscard(t *testing.T) {
 	}()
 	b.Discard(1)
 }
+
+func TestReaderDetachAttach(t *testing.T) {
+	b := NewReader(strings.NewReader("GET / HTTP/1.1\r\n"), 64)
+	if err := b.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if buf := b.Detach(); buf != nil {
+		t.Fatal("Detach handed out a buffer holding unread data")
+	}
+	b.Discard(len(b.Buffered()))
+	buf := b.Detach()
+	if buf == nil || b.Attached() {
+		t.Fatal("Detach on an empty reader kept the buffer")
+	}
+	copy(buf, "abc")
+	b.Attach(buf, 3)
+	if got := string(b.Buffered()); got != "abc" {
+		t.Fatalf("after Attach: buffered %q, want %q", got, "abc")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
@@ -28,7 +29,9 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	dc     deadline.Conn // nc with the body timeouts applied; c.r reads through it
-	r      *http1.Reader
+	raw    syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
+	rd     http1.Reader
+	r      *http1.Reader // &rd
 	remote netip.AddrPort
 	scheme string
 	state  atomic.Int32
@@ -36,9 +39,14 @@ type conn struct {
 	req   http1.Request
 	resp  http1.Response
 	path  []byte // cleaned path of the current request (routing and forwarding)
-	wbuf  []byte // head (and small body) of the message being written
-	bbuf  []byte // body copy scratch
+	wbuf  []byte // head (and small body) of the message being written; wb's bytes while borrowed
 	ridb  [32]byte
+
+	// Borrowed buffers (see buffers.go): nil while the connection is idle.
+	rb, wb, bb *buffer
+	idleRead   func(fd uintptr) bool // c.idleReadFd, bound once
+	idleSize   int
+	idleErr    error
 	start time.Time
 
 	head      []byte // the raw request head (aliases r's buffer until detached)
@@ -55,19 +63,22 @@ type conn struct {
 var _ router.Request = (*conn)(nil)
 
 func newConn(s *Server, nc net.Conn, scheme string) *conn {
-	cfg := s.cfg.Load()
 	c := &conn{srv: s, nc: nc, scheme: scheme}
 	c.dc.Conn = nc
-	c.r = http1.NewReader(&c.dc, cfg.Client.MaxHeaderBytes)
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		c.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	c.r = &c.rd
+	c.r.Reset(&c.dc)
+	c.idleRead = c.idleReadFd
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.remote = ta.AddrPort()
+		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+		if raw, err := tc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
 	}
-	c.wbuf = make([]byte, 0, 16<<10)
-	c.bbuf = make([]byte, 32<<10)
-	c.path = make([]byte, 0, 256)
+	c.path = make([]byte, 0, 128)
 	return c
 }
 
@@ -98,6 +109,7 @@ func (c *conn) wakeIfIdle() {
 func (c *conn) serve() {
 	defer func() {
 		_ = c.nc.Close()
+		c.releaseBuffers()
 		c.srv.untrack(c)
 	}()
 	for {
@@ -119,6 +131,7 @@ var headEnd = []byte("\r\n\r\n")
 func (c *conn) readRequest(cfg *Config) error {
 	c.detached = false
 	if len(c.r.Buffered()) == 0 {
+		c.releaseBuffers()
 		c.state.Store(stateIdle)
 		if c.srv.closing.Load() {
 			return errShuttingDown
@@ -126,7 +139,7 @@ func (c *conn) readRequest(cfg *Config) error {
 		if err := c.nc.SetReadDeadline(time.Now().Add(cfg.Client.IdleTimeout)); err != nil {
 			return err
 		}
-		err := c.r.Fill()
+		err := c.waitRequest(cfg.Client.MaxHeaderBytes)
 		c.state.Store(stateActive)
 		if err != nil {
 			if c.srv.closing.Load() {
@@ -135,6 +148,7 @@ func (c *conn) readRequest(cfg *Config) error {
 			return err
 		}
 	}
+	c.acquireWrite()
 	c.start = time.Now()
 	if !bytes.Contains(c.r.Buffered(), headEnd) {
 		if err := c.nc.SetReadDeadline(c.start.Add(cfg.Client.ReadHeaderTimeout)); err != nil {
@@ -155,6 +169,7 @@ var errShuttingDown = errors.New("server shutting down")
 
 // readFailed answers a request that could not be read, where an answer makes sense.
 func (c *conn) readFailed(err error) {
+	c.acquireWrite()
 	var he *http1.Error
 	switch {
 	case errors.As(err, &he):

@@ -132,7 +132,7 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 	}
 	_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-	_, err := http1.CopyBody(uc, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bbuf)
+	_, err := http1.CopyBody(uc, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
 	_ = c.dc.Clear()
 	if err == nil {
 		return true, false
@@ -252,7 +252,7 @@ func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard tim
 	}
 	_ = uc.Set(rt.Timeouts.Idle, hard)
 	_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-	n, err := http1.CopyBody(&c.dc, uc.R, resp.Framing, remaining, out, c.bbuf)
+	n, err := http1.CopyBody(&c.dc, uc.R, resp.Framing, remaining, out, c.bodyBuf())
 	_ = c.dc.Clear()
 	c.log.BytesSent += n
 	if err != nil {

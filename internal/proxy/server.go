@@ -25,6 +25,8 @@ type Server struct {
 	conns   map[*conn]struct{}
 	lns     map[net.Listener]struct{}
 	wg      sync.WaitGroup // connection goroutines
+
+	headBufs, writeBufs, bodyBufs bufferPool
 }
 
 // NewServer returns a server with an initial configuration.
