@@ -28,7 +28,7 @@ const (
 type conn struct {
 	srv    *Server
 	nc     net.Conn
-	dc     deadline.Conn // nc with the body timeouts applied; c.r reads through it
+	dc     deadline.Conn   // nc with the body timeouts applied; c.r reads through it
 	raw    syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
 	rd     http1.Reader
 	r      *http1.Reader // &rd
@@ -36,18 +36,18 @@ type conn struct {
 	scheme string
 	state  atomic.Int32
 
-	req   http1.Request
-	resp  http1.Response
-	path  []byte // cleaned path of the current request (routing and forwarding)
-	wbuf  []byte // head (and small body) of the message being written; wb's bytes while borrowed
-	ridb  [32]byte
+	req  http1.Request
+	resp http1.Response
+	path []byte // cleaned path of the current request (routing and forwarding)
+	wbuf []byte // head (and small body) of the message being written; wb's bytes while borrowed
+	ridb [32]byte
 
 	// Borrowed buffers (see buffers.go): nil while the connection is idle.
 	rb, wb, bb *buffer
 	idleRead   func(fd uintptr) bool // c.idleReadFd, bound once
 	idleSize   int
 	idleErr    error
-	start time.Time
+	start      time.Time
 
 	head      []byte // the raw request head (aliases r's buffer until detached)
 	requestID []byte // the request's id: the client's X-Request-Id or ridb
