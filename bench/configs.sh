@@ -78,7 +78,10 @@ write_nginx() {
     upstream bench {
         server 127.0.0.1:${PORT[up1]};
         server 127.0.0.1:${PORT[up2]};
-        keepalive 64;
+        # As many idle upstream connections as fjord keeps (max_idle_per_instance 512) and HAProxy
+        # (http-reuse always, unbounded): with fewer than the client connections, nginx alone would close and
+        # reopen upstream connections under load (at c256, keepalive 64 costs nginx a third of its throughput).
+        keepalive 512;
         keepalive_requests 1000000;
         keepalive_timeout 60s;
     }
