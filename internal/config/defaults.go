@@ -20,6 +20,27 @@ const (
 	DefaultMaxIdlePerInstance = 64
 	DefaultKeepaliveIdle      = 60 * time.Second
 	DefaultReturnStatus       = 200
+
+	DefaultHealthInterval      = 5 * time.Second
+	DefaultHealthTimeout       = 2 * time.Second
+	DefaultHealthRise          = 2
+	DefaultHealthFall          = 3
+	DefaultConsecutiveFailures = 5
+	DefaultBaseEjection        = 30 * time.Second
+	DefaultMaxEjection         = 5 * time.Minute
+	DefaultMaxEjectedPercent   = 50
+	DefaultMaxConcurrent       = 1024
+	DefaultQueue               = 256
+	DefaultQueueTimeout        = time.Second
+	DefaultRetryAttempts       = 1
+	DefaultRetryBudgetPercent  = 20
+	DefaultRetryMinPerSecond   = 3
+)
+
+// Default lists; copied into each config so that no two configs share a slice.
+var (
+	defaultFailureStatuses = []int{502, 503, 504}
+	defaultRetryOn         = []string{"connect_failure", "reset", "502", "503"}
 )
 
 // applyDefaults fills every value the file left out. Durations filled here
@@ -54,6 +75,7 @@ func applyDefaults(c *Config) {
 		k := &svc.Keepalive
 		setInt(&k.MaxIdlePerInstance, k.Has("max_idle_per_instance"), DefaultMaxIdlePerInstance)
 		setDuration(&k.IdleTimeout, DefaultKeepaliveIdle)
+		serviceResilienceDefaults(svc)
 	}
 
 	for i := range c.Routes {
@@ -70,6 +92,41 @@ func applyDefaults(c *Config) {
 			setInt(&r.Return.Status, r.Return.Has("status"), DefaultReturnStatus)
 		}
 	}
+}
+
+// serviceResilienceDefaults fills the health, outlier, limit and retry settings: safe values that already contain
+// a misbehaving service without any configuration.
+func serviceResilienceDefaults(svc *Service) {
+	if h := svc.HealthCheck; h != nil {
+		setString(&h.Type, h.Has("type"), "http")
+		setString(&h.Method, h.Has("method"), "GET")
+		setString(&h.Path, h.Has("path"), "/")
+		setString(&h.ExpectStatus, h.Has("expect_status"), "200-399")
+		setDuration(&h.Interval, DefaultHealthInterval)
+		setDuration(&h.Jitter, h.Interval.Duration/10)
+		setDuration(&h.Timeout, DefaultHealthTimeout)
+		setInt(&h.Rise, h.Has("rise"), DefaultHealthRise)
+		setInt(&h.Fall, h.Has("fall"), DefaultHealthFall)
+	}
+	o := &svc.Outlier
+	setInt(&o.ConsecutiveFailures, o.Has("consecutive_failures"), DefaultConsecutiveFailures)
+	setDuration(&o.BaseEjection, DefaultBaseEjection)
+	setDuration(&o.MaxEjection, DefaultMaxEjection)
+	setInt(&o.MaxEjectedPercent, o.Has("max_ejected_percent"), DefaultMaxEjectedPercent)
+	if !o.Has("failure_statuses") {
+		o.FailureStatuses = append([]int(nil), defaultFailureStatuses...)
+	}
+	l := &svc.Limits
+	setInt(&l.MaxConcurrent, l.Has("max_concurrent"), DefaultMaxConcurrent)
+	setInt(&l.Queue, l.Has("queue"), DefaultQueue)
+	setDuration(&l.QueueTimeout, DefaultQueueTimeout)
+	r := &svc.Retries
+	setInt(&r.Attempts, r.Has("attempts"), DefaultRetryAttempts)
+	if !r.Has("on") {
+		r.On = append([]string(nil), defaultRetryOn...)
+	}
+	setInt(&r.BudgetPercent, r.Has("budget_percent"), DefaultRetryBudgetPercent)
+	setInt(&r.MinPerSecond, r.Has("min_per_second"), DefaultRetryMinPerSecond)
 }
 
 func setString(s *string, written bool, def string) {

@@ -127,6 +127,59 @@ type Service struct {
 	Instances []Instance `yaml:"instances,short=address"`
 	Timeouts  Timeouts   `yaml:"timeouts"`
 	Keepalive Keepalive  `yaml:"keepalive"`
+
+	HealthCheck *HealthCheck `yaml:"health_check"` // nil: no active checks
+	Outlier     Outlier      `yaml:"outlier"`
+	Limits      Limits       `yaml:"limits"`
+	Retries     Retries      `yaml:"retries"`
+}
+
+// HealthCheck configures active probes of every instance of a service.
+type HealthCheck struct {
+	Positions
+	Type         string   `yaml:"type"`          // "http" (default) or "tcp"
+	Method       string   `yaml:"method"`        // default GET
+	Path         string   `yaml:"path"`          // default /
+	Host         string   `yaml:"host"`          // Host header; default the instance address
+	ExpectStatus string   `yaml:"expect_status"` // "200-399" (default), "200" or "200-299"
+	BodyContains string   `yaml:"body_contains"`
+	Interval     Duration `yaml:"interval"` // default 5s
+	Jitter       Duration `yaml:"jitter"`   // default interval/10
+	Timeout      Duration `yaml:"timeout"`  // default 2s
+	Rise         int      `yaml:"rise"`     // default 2
+	Fall         int      `yaml:"fall"`     // default 3
+
+	StatusMin, StatusMax int // parsed from ExpectStatus
+}
+
+// Outlier configures passive health: ejecting instances that fail real requests.
+type Outlier struct {
+	Positions
+	ConsecutiveFailures int      `yaml:"consecutive_failures"` // default 5; 0 = off
+	BaseEjection        Duration `yaml:"base_ejection"`        // default 30s
+	MaxEjection         Duration `yaml:"max_ejection"`         // default 5m
+	MaxEjectedPercent   int      `yaml:"max_ejected_percent"`  // default 50
+	FailWindow          Duration `yaml:"fail_window"`          // default 0: failures must be consecutive
+	FailureStatuses     []int    `yaml:"failure_statuses"`     // default [502, 503, 504]
+}
+
+// Limits are a service's bulkhead: how much of the gateway one service may hold.
+type Limits struct {
+	Positions
+	MaxConcurrent  int      `yaml:"max_concurrent"`   // default 1024; 0 = unlimited
+	MaxPerInstance int      `yaml:"max_per_instance"` // default 0 = unlimited
+	Queue          int      `yaml:"queue"`            // default 256
+	QueueTimeout   Duration `yaml:"queue_timeout"`    // default 1s
+}
+
+// Retries says when a failed request is tried again on another instance.
+type Retries struct {
+	Positions
+	Attempts      int      `yaml:"attempts"`        // retries after the first try; default 1; 0 = off
+	On            []string `yaml:"on"`              // default [connect_failure, reset, 502, 503]
+	BudgetPercent int      `yaml:"budget_percent"`  // retries at most this share of requests; default 20
+	MinPerSecond  int      `yaml:"min_per_second"`  // retries always allowed per second; default 3
+	PerTryTimeout Duration `yaml:"per_try_timeout"` // response-header timeout of each try; default: response_header
 }
 
 // Instance is one upstream server.

@@ -204,6 +204,7 @@ func (v *validator) service(s *Service) {
 		v.diags.Errorf(k.At("max_idle_per_instance"), "max_idle_per_instance must not be negative, got %d", k.MaxIdlePerInstance)
 	}
 	v.positive(k.Positions, "idle_timeout", k.IdleTimeout, false)
+	v.resilience(s)
 }
 
 func validHashKey(k string) bool {
