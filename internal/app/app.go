@@ -108,6 +108,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 		sink.close()
 		return err
 	}
+	startHealth(b, nil, a.log)
 	a.log.Info("fjord started", "config", b.Describe())
 	if a.Ready != nil {
 		a.Ready(a.addrs())
@@ -221,6 +222,7 @@ func (a *App) reload() error {
 		return err
 	}
 	a.srv.Update(b.Proxy)
+	startHealth(b, a.built, a.log)
 	a.closeListeners(b)
 	for _, in := range a.built.Retired(b) {
 		in.Close()
@@ -240,6 +242,7 @@ func (a *App) shutdown() error {
 	a.log.Info("shutting down", "timeout", timeout, "connections", a.srv.Connections())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	stopHealth(a.built)
 	err := a.srv.Shutdown(ctx)
 	a.closeListeners(nil)
 	a.serving.Wait()

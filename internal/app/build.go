@@ -26,6 +26,7 @@ type Built struct {
 	Services  map[string]*proxy.Service
 
 	instances map[instanceKey]*upstream.Instance
+	state     map[string]*serviceState // by service name
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -47,6 +48,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		Listeners: cfg.Listeners,
 		Services:  map[string]*proxy.Service{},
 		instances: map[instanceKey]*upstream.Instance{},
+		state:     map[string]*serviceState{},
 	}
 	for _, name := range cfg.ServiceNames() {
 		svc, err := b.compileService(cfg.Services[name], prev)
@@ -136,11 +138,19 @@ func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, 
 		b.instances[k] = in
 		insts = append(insts, in)
 	}
-	pool, err := upstream.NewPool(s.Name, policy, insts)
+	svc := &proxy.Service{Name: s.Name}
+	var prevState *serviceState
+	if prev != nil {
+		prevState = prev.state[s.Name]
+	}
+	popts, st := b.resilience(s, svc, insts, prevState)
+	pool, err := upstream.NewPool(s.Name, policy, insts, popts)
 	if err != nil {
 		return nil, err
 	}
-	svc := &proxy.Service{Name: s.Name, Pool: pool}
+	svc.Pool = pool
+	st.det = pool.Detector()
+	b.state[s.Name] = st
 	switch kind, name, _ := strings.Cut(s.HashKey, ":"); kind {
 	case "header":
 		svc.HashFrom, svc.HashName = proxy.HashHeader, name

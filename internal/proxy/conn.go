@@ -49,10 +49,11 @@ type conn struct {
 	idleErr    error
 	start      time.Time
 
-	head      []byte // the raw request head (aliases r's buffer until detached)
-	requestID []byte // the request's id: the client's X-Request-Id or ridb
-	log       accesslog.Entry
-	detached  bool // request head copied out of r (its body streams through r)
+	head       []byte // the raw request head (aliases r's buffer until detached)
+	inlineBody []byte // a small request body still in r's buffer, sent with the head (and again on a retry)
+	requestID  []byte // the request's id: the client's X-Request-Id or ridb
+	log        accesslog.Entry
+	detached   bool // request head copied out of r (its body streams through r)
 
 	// up is the upstream connection of the exchange in progress, so that a forced Shutdown can close it too: a
 	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -30,7 +31,21 @@ type gatewayError struct {
 }
 
 func (e *gatewayError) Error() string { return e.reason }
-func (e *gatewayError) Unwrap() error { return e.err }
+
+// after notes in the reason how many retries preceded the final failure.
+func (e *gatewayError) after(retries int) *gatewayError {
+	if retries > 0 {
+		e.reason = fmt.Sprintf("%s (after %d retries)", e.reason, retries)
+	}
+	return e
+}
+
+// clientGoneError is a failed write to the client while relaying an interim response.
+type clientGoneError struct{ err error }
+
+func (e *clientGoneError) Error() string { return "client write failed: " + e.err.Error() }
+func (e *clientGoneError) Unwrap() error { return e.err }
+func (e *gatewayError) Unwrap() error    { return e.err }
 
 // classify is the one place that maps upstream failures to statuses: connect timeout and response timeout -> 504,
 // connect failure, reset, malformed response -> 502, no usable instance -> 503.

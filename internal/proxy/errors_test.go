@@ -29,7 +29,7 @@ func deadAddr(t testing.TB) string {
 // (with the default fail timeout the second request would be a 503: no usable instance).
 func refusedRoute(t testing.TB) *Route {
 	in := upstream.NewInstance(deadAddr(t), 1, false, upstream.Options{FailTimeout: time.Nanosecond})
-	pool, err := upstream.NewPool("dead", balancer.RoundRobin, []*upstream.Instance{in})
+	pool, err := upstream.NewPool("dead", balancer.RoundRobin, []*upstream.Instance{in}, upstream.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

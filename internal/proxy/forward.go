@@ -3,35 +3,127 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
 	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/limit"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
-// maxConnectTries bounds how many instances one request tries when connecting fails. A failed connect never reached
-// the upstream, so trying another instance is safe for every method.
-const maxConnectTries = 2
-
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// failKind says how an attempt failed before any byte of a response reached the client.
+type failKind uint8
+
+const (
+	failConnect failKind = iota + 1 // the connection could not be opened: the request never left
+	failReset                       // the connection broke before a response head arrived
+	failTimeout                     // no response head within the attempt's timeout
+	failStatus                      // the upstream answered with a status listed for retries
+)
+
+// attempt is how one try over an upstream connection ended.
+type attempt uint8
+
+const (
+	attemptDone  attempt = iota // the exchange is over (answered, or failed for good and answered with an error)
+	attemptStale                // a reused idle connection was dead: try again on a fresh one, same instance
+	attemptRetry                // retry on retrier.next
+)
+
+// retrier decides, after a failed attempt, whether the request is tried again and where.
+type retrier struct {
+	svc        *Service
+	key        uint64
+	left       int
+	replayable bool // the whole request is still in memory (no body, or a body that fit the read buffer)
+	idempotent bool
+	next       *upstream.Instance
+	done       int // retries made
+}
+
+// allow reports whether a failure of kind k (status for failStatus) on inst is retried, and picks the instance to
+// try next. A connect failure never reached the upstream, so any request may be retried; other failures only for
+// idempotent requests that can be replayed. The service's retry budget has the last word.
+func (r *retrier) allow(k failKind, status int, inst *upstream.Instance) bool {
+	p := &r.svc.Retry
+	if r.left <= 0 {
+		return false
+	}
+	switch k {
+	case failConnect:
+		if !p.OnConnect {
+			return false
+		}
+	case failReset:
+		if !p.OnReset || !r.replayable || !r.idempotent {
+			return false
+		}
+	case failTimeout:
+		if !p.OnTimeout || !r.replayable || !r.idempotent {
+			return false
+		}
+	case failStatus:
+		if !p.Statuses.Has(status) || !r.replayable || !r.idempotent {
+			return false
+		}
+	}
+	// The budget first: a pick advances the balancer, which a retry that is not made must not do. (A budget token
+	// taken when no other instance turns out to be usable is the smaller waste.)
+	if p.Budget != nil && !p.Budget.TryRetry() {
+		return false
+	}
+	next := r.svc.Pool.PickExcept(r.key, inst)
+	if next == nil {
+		return false
+	}
+	r.left--
+	r.done++
+	r.next = next
+	return true
+}
+
+// idempotent reports whether a method may be sent twice (RFC 9110, section 9.2.2).
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
 
 // forward proxies the current request to rt's service and reports whether the client connection stays open.
 func (c *conn) forward(cfg *Config, rt *Route) bool {
 	svc := rt.Service
 	c.log.Service = svc.Name
+	if b := svc.Retry.Budget; b != nil {
+		b.Request()
+	}
+	if svc.Limiter != nil {
+		if err := svc.Limiter.Acquire(context.Background(), svc.QueueTimeout); err != nil {
+			return c.gatewayFail(rt, nil, limitError(svc, err))
+		}
+		defer svc.Limiter.Release()
+	}
 	key := c.hashKey(svc)
 	inst := svc.Pool.Pick(key)
 	if inst == nil {
-		return c.gatewayFail(rt, nil, &gatewayError{status: 503, reason: "no usable instance in service " + svc.Name})
+		return c.gatewayFail(rt, nil, &gatewayError{status: 503,
+			reason: "no usable instance in service " + svc.Name + " (" + svc.Pool.Why() + ")"})
 	}
 	var hard time.Time
 	if rt.Timeouts.Total > 0 {
 		hard = c.start.Add(rt.Timeouts.Total)
 	}
+	c.inlineBody = c.bufferedBody()
+	defer c.discardInlineBody()
+	rs := retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
+		replayable: c.req.Framing == http1.FramingNone || c.inlineBody != nil}
 	fresh := false // dial instead of reusing an idle connection (after a stale one failed)
-	for tries := 1; ; tries++ {
+	for {
 		var uc *upstream.Conn
 		var err error
 		c.log.Upstream = inst.Addr
@@ -44,78 +136,153 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 			var de *upstream.DialError
 			if errors.As(err, &de) {
 				inst.MarkFailed()
+				c.report(rt, inst, false)
 				c.srv.log.Warn("upstream connect failed", "service", svc.Name, "upstream", inst.Addr, "err", err)
-				if next := svc.Pool.PickExcept(key, inst); next != nil && tries < maxConnectTries {
-					inst = next
+				if rs.allow(failConnect, 0, inst) {
+					inst, fresh = rs.next, false
 					continue
 				}
 			}
-			return c.gatewayFail(rt, inst, classify("connect", err))
+			return c.gatewayFail(rt, inst, classify("connect", err).after(rs.done))
 		}
 		if !uc.Reused {
 			inst.MarkUp()
 		}
 		inst.Begin()
 		c.up.Store(uc) // lets a forced Shutdown unblock this exchange (see conn.up)
-		keep, retry := c.exchange(cfg, rt, uc, hard)
+		how, keep := c.exchange(cfg, rt, uc, hard, &rs)
 		c.up.Store(nil)
 		inst.End()
-		if !retry {
+		switch how {
+		case attemptStale:
+			fresh = true
+		case attemptRetry:
+			inst, fresh = rs.next, false
+		default:
 			return keep
 		}
-		fresh = true
 	}
 }
 
-// exchange runs one request/response over uc. retry is true when uc was a reused keep-alive connection that the
-// upstream had closed before answering and nothing irreversible happened: the caller tries again on a new one.
-func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) (keep, retry bool) {
-	b := c.appendRequestHead(c.wbuf[:0], rt, uc.Instance())
-	inline := c.req.Framing == http1.FramingNone
-	if c.req.Framing == http1.FramingLength {
-		if body := c.r.Buffered(); int64(len(body)) >= c.req.ContentLength && len(b)+int(c.req.ContentLength) <= cap(b) {
-			b = append(b, body[:c.req.ContentLength]...)
-			inline = true
-		}
+// bufferedBody returns the request body when it is entirely in the read buffer and small enough to travel in the
+// same write as the head (so it can also be sent again on a retry), else nil.
+func (c *conn) bufferedBody() []byte {
+	if c.req.Framing != http1.FramingLength {
+		return nil
 	}
+	n := c.req.ContentLength
+	if body := c.r.Buffered(); int64(len(body)) >= n && n <= maxInlineBody {
+		return body[:n]
+	}
+	return nil
+}
+
+// maxInlineBody is the largest request body sent with its head in one write and kept for a replay: bodies up to it
+// are retried like bodiless requests, larger ones stream and are never retried after they started.
+const maxInlineBody = 8 << 10
+
+func (c *conn) discardInlineBody() {
+	if c.inlineBody != nil {
+		c.r.Discard(len(c.inlineBody))
+		c.inlineBody = nil
+	}
+}
+
+// report feeds an attempt's outcome to the outlier detector and logs an ejection.
+func (c *conn) report(rt *Route, inst *upstream.Instance, ok bool) {
+	if rt.Service.Pool.Report(inst, ok) {
+		c.srv.log.Warn("upstream ejected as an outlier", "service", rt.Service.Name, "upstream", inst.Addr)
+	}
+}
+
+// limitError explains a bulkhead refusal.
+func limitError(svc *Service, err error) *gatewayError {
+	l := svc.Limiter
+	reason := fmt.Sprintf("service %s is at max_concurrent (%d in flight) and its queue is full (%d waiting)",
+		svc.Name, l.Max(), l.Waiting())
+	if errors.Is(err, limit.ErrQueueTimeout) {
+		reason = fmt.Sprintf("service %s is at max_concurrent (%d in flight): no slot within queue_timeout %s",
+			svc.Name, l.Max(), svc.QueueTimeout)
+	}
+	return &gatewayError{status: 503, reason: reason, err: err}
+}
+
+// exchange runs one attempt over uc and says how it ended; keep is whether the client connection stays open
+// (meaningful with attemptDone).
+func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time, rs *retrier) (attempt, bool) {
+	inst := uc.Instance()
+	b := c.appendRequestHead(c.wbuf[:0], rt, inst)
+	inline := rs.replayable
+	b = append(b, c.inlineBody...)
 	c.wbuf = b[:0]
 	// One deadline per exchange in the common case: when the whole request is in b, the response-header deadline
 	// also bounds the write. A streamed body gets per-operation idle deadlines instead, then its own head deadline.
 	var err error
 	if inline {
-		err = uc.Set(0, responseHeaderDeadline(rt, hard))
+		err = uc.Set(0, c.responseHeaderDeadline(rt, hard))
 	} else {
 		err = uc.Set(rt.Timeouts.Idle, hard)
 	}
 	if err != nil {
 		_ = uc.Close()
-		return c.gatewayFail(rt, uc.Instance(), classify("send request", err)), false
+		return attemptDone, c.gatewayFail(rt, inst, classify("send request", err))
 	}
 	if _, err := uc.Write(b); err != nil {
 		_ = uc.Close()
 		if uc.Reused && inline {
-			return false, true
+			return attemptStale, false
 		}
-		return c.gatewayFail(rt, uc.Instance(), classify("send request", err)), false
+		return c.attemptFailed(rt, inst, rs, failReset, "send request", err)
 	}
-	if inline {
-		if c.req.Framing == http1.FramingLength {
-			c.r.Discard(int(c.req.ContentLength))
+	if !inline {
+		if ok, keep := c.sendBody(cfg, rt, uc, hard); !ok {
+			return attemptDone, keep
 		}
-	} else if ok, keep := c.sendBody(cfg, rt, uc, hard); !ok {
-		return keep, false
-	} else if err := uc.Set(0, responseHeaderDeadline(rt, hard)); err != nil {
+		if err := uc.Set(0, c.responseHeaderDeadline(rt, hard)); err != nil {
+			_ = uc.Close()
+			return attemptDone, c.gatewayFail(rt, inst, classify("read response", err))
+		}
+	}
+	if err := c.readResponseHead(uc); err != nil {
 		_ = uc.Close()
-		return c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
+		var gone *clientGoneError
+		if errors.As(err, &gone) {
+			c.log.Reason = gone.Error()
+			return attemptDone, false
+		}
+		if uc.Reused && inline && len(uc.R.Buffered()) == 0 && !isTimeout(err) {
+			return attemptStale, false
+		}
+		kind := failReset
+		if isTimeout(err) {
+			kind = failTimeout
+		}
+		return c.attemptFailed(rt, inst, rs, kind, "read response", err)
 	}
-	ok, keep, retry := c.readResponseHead(rt, uc, hard, inline)
-	if !ok {
-		return keep, retry
+	status := c.resp.Status
+	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
+	if status >= 500 && rs.allow(failStatus, status, inst) {
+		_ = uc.Close()
+		c.srv.log.Info("retrying on another instance", "route", rt.Name, "upstream", inst.Addr, "status", status,
+			"next", rs.next.Addr, "request_id", string(c.requestID))
+		return attemptRetry, false
 	}
-	if c.resp.Status == 101 {
-		return c.tunnel(rt, uc, hard), false
+	if status == 101 {
+		return attemptDone, c.tunnel(rt, uc, hard)
 	}
-	return c.relayResponse(cfg, rt, uc, hard), false
+	return attemptDone, c.relayResponse(cfg, rt, uc, hard)
+}
+
+// attemptFailed handles an attempt that broke before its response head: it is reported to the outlier detector,
+// then retried elsewhere when the policy allows, else answered with the mapped error.
+func (c *conn) attemptFailed(rt *Route, inst *upstream.Instance, rs *retrier, k failKind, stage string, err error) (attempt, bool) {
+	c.report(rt, inst, false)
+	if rs.allow(k, 0, inst) {
+		c.srv.log.Info("retrying on another instance", "route", rt.Name, "upstream", inst.Addr, "err", err,
+			"next", rs.next.Addr, "request_id", string(c.requestID))
+		return attemptRetry, false
+	}
+	return attemptDone, c.gatewayFail(rt, inst, classify(stage, err).after(rs.done))
 }
 
 // sendBody streams the request body to the upstream. ok is false when the exchange ended; keep then says whether
@@ -150,9 +317,13 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 	return false, c.gatewayFail(rt, uc.Instance(), classify("send request body", err))
 }
 
-// responseHeaderDeadline is when the response head must have arrived, for a request sent now.
-func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
-	rh := rt.Timeouts.ResponseHeader
+// responseHeaderDeadline is when the response head must have arrived, for a request sent now: the retry policy's
+// per-try timeout, else the route's response_header timeout, never past the total deadline.
+func (c *conn) responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
+	rh := rt.Service.Retry.PerTryTimeout
+	if rh <= 0 {
+		rh = rt.Timeouts.ResponseHeader
+	}
 	if rh <= 0 {
 		rh = 60 * time.Second
 	}
@@ -164,28 +335,21 @@ func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 }
 
 // readResponseHead reads the upstream's response head (its deadline is already set), passing 1xx interim
-// responses on to the client. When ok is false the exchange is over: keep says whether the client connection stays
-// open, retry whether to try again on a fresh upstream connection.
-func (c *conn) readResponseHead(rt *Route, uc *upstream.Conn, hard time.Time, replayable bool) (ok, keep, retry bool) {
+// responses on to the client.
+func (c *conn) readResponseHead(uc *upstream.Conn) error {
 	headReq := isHead(c.req.Method)
 	for {
-		err := http1.ReadResponse(uc.R, &c.resp, headReq, http1.Limits{})
-		if err != nil {
-			_ = uc.Close()
-			if uc.Reused && replayable && len(uc.R.Buffered()) == 0 && !isTimeout(err) {
-				return false, false, true
-			}
-			return false, c.gatewayFail(rt, uc.Instance(), classify("read response", err)), false
+		if err := http1.ReadResponse(uc.R, &c.resp, headReq, http1.Limits{}); err != nil {
+			return err
 		}
 		if c.resp.Status >= 200 || c.resp.Status == 101 {
-			return true, false, false
+			return nil
 		}
 		// Interim response. 100 Continue was already answered by the gateway itself; others (103 Early Hints) go on
 		// to HTTP/1.1 clients.
 		if c.resp.Status != 100 && c.req.Minor == 1 {
 			if _, err := c.nc.Write(uc.R.Buffered()[:c.resp.HeadLen]); err != nil {
-				_ = uc.Close()
-				return false, false, false
+				return &clientGoneError{err}
 			}
 		}
 		uc.R.Discard(c.resp.HeadLen)

@@ -96,7 +96,14 @@ func newService(t testing.TB, policy balancer.Policy, addrs []string, weights ..
 		}
 		insts[i] = upstream.NewInstance(a, w, false, instOpts)
 	}
-	pool, err := upstream.NewPool("svc", policy, insts)
+	return serviceOver(t, policy, insts, upstream.PoolOptions{})
+}
+
+// serviceOver builds a service over instances with pool options, retrying connect failures once (as the config
+// defaults do), and closes its instances when the test ends.
+func serviceOver(t testing.TB, policy balancer.Policy, insts []*upstream.Instance, opts upstream.PoolOptions) *Service {
+	t.Helper()
+	pool, err := upstream.NewPool("svc", policy, insts, opts)
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
 	}
@@ -105,7 +112,7 @@ func newService(t testing.TB, policy balancer.Policy, addrs []string, weights ..
 			in.Close()
 		}
 	})
-	return &Service{Name: "svc", Pool: pool}
+	return &Service{Name: "svc", Pool: pool, Retry: RetryPolicy{Attempts: 1, OnConnect: true}}
 }
 
 // routeTo is a plain route to a service over addrs.

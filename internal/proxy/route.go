@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/limit"
 	"github.com/fjord-gw/fjord/internal/router"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -70,6 +71,40 @@ type Service struct {
 	Pool     *upstream.Pool
 	HashFrom HashSource
 	HashName string // header or cookie name for HashHeader / HashCookie
+
+	// Limiter is the service's bulkhead: requests beyond its cap wait in its queue for up to QueueTimeout, then
+	// get a 503. nil = unlimited.
+	Limiter      *limit.Limiter
+	QueueTimeout time.Duration
+	// FailureStatuses are the response statuses that count as failures for outlier ejection.
+	FailureStatuses StatusSet
+	Retry           RetryPolicy
+}
+
+// RetryPolicy says which failed attempts are tried again on another instance. Attempts that reached the upstream
+// are retried only for idempotent methods whose body (if any) is still in memory; a connect failure is always
+// safe to retry. Budget bounds retries to a share of the service's requests.
+type RetryPolicy struct {
+	Attempts                      int // retries after the first attempt; 0 = none
+	OnConnect, OnReset, OnTimeout bool
+	Statuses                      StatusSet // response statuses retried (5xx)
+	Budget                        *limit.Budget
+	PerTryTimeout                 time.Duration // response-header timeout of each attempt; 0 = the route's
+}
+
+// StatusSet is a set of HTTP status codes (100-599).
+type StatusSet [10]uint64
+
+// Add puts status in the set; statuses outside 0-639 are ignored.
+func (s *StatusSet) Add(status int) {
+	if status >= 0 && status < 640 {
+		s[status/64] |= 1 << (status % 64)
+	}
+}
+
+// Has reports whether status is in the set.
+func (s *StatusSet) Has(status int) bool {
+	return status >= 0 && status < 640 && s[status/64]&(1<<(status%64)) != 0
 }
 
 // HostMode says what Host header goes upstream.

@@ -56,6 +56,7 @@ type Instance struct {
 
 	active    atomic.Int64 // in-flight requests
 	downUntil atomic.Int64 // unix nanoseconds; skipped by pickers until then
+	unhealthy atomic.Bool  // set by active health checks; instances start healthy
 
 	mu     sync.Mutex
 	idle   []*Conn // LIFO: the most recently used connection is the warmest
@@ -93,6 +94,12 @@ func (in *Instance) MarkUp() {
 		in.downUntil.Store(0)
 	}
 }
+
+// SetHealthy records the verdict of the active health checks.
+func (in *Instance) SetHealthy(ok bool) { in.unhealthy.Store(!ok) }
+
+// Healthy reports the active health checks' verdict (true when no checks run).
+func (in *Instance) Healthy() bool { return !in.unhealthy.Load() }
 
 // Begin and End bracket one request on the instance (in-flight accounting for least_conn and p2c).
 func (in *Instance) Begin() { in.active.Add(1) }

@@ -2,23 +2,45 @@ package upstream
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
+	"github.com/fjord-gw/fjord/internal/outlier"
 )
 
 // Pool is a service's set of instances with the balancer that picks among them. Primary instances take all traffic
-// while any is usable; backup instances only when none is. A Pool is immutable after NewPool; the instances' own
-// counters change underneath it. Pick is safe for concurrent use, never blocks and does not allocate.
+// while any is usable; backup instances only when none is. An instance is usable unless it recently refused a
+// connection, failed its active health checks, is ejected by the outlier detector, or is at its concurrency cap.
+//
+// A Pool is immutable after NewPool; the instances' counters and the detector change underneath it. Pick is safe
+// for concurrent use, never blocks and does not allocate.
 type Pool struct {
-	Name    string
-	Policy  balancer.Policy
-	primary group
-	backup  group
+	Name           string
+	Policy         balancer.Policy
+	primary        group
+	backup         group
+	all            []*Instance // primaries then backups: the detector's index space
+	detector       *outlier.Detector
+	maxPerInstance int64
+}
+
+// PoolOptions are a pool's fault-isolation settings.
+type PoolOptions struct {
+	// Outlier configures passive ejection. Ignored when Detector is set.
+	Outlier outlier.Config
+	// Detector, when non-nil, is reused (a reload that kept the same instances keeps their ejection state). It must
+	// have been built for the same instances in the same order.
+	Detector *outlier.Detector
+	// MaxPerInstance caps in-flight requests per instance; 0 = unlimited. The cap is soft: concurrent picks can pass
+	// it by a few requests.
+	MaxPerInstance int
 }
 
 // group is one tier (primary or backup) of a pool; it is the balancer.State its picker reads.
 type group struct {
+	pool    *Pool
+	offset  int // index of insts[0] in pool.all
 	insts   []*Instance
 	picker  balancer.Picker
 	exclude *Instance // only set on the per-retry copy made by PickExcept
@@ -28,13 +50,20 @@ var _ balancer.State = (*group)(nil)
 
 func (g *group) Usable(i int) bool {
 	in := g.insts[i]
-	if in == g.exclude {
+	if in == g.exclude || in.unhealthy.Load() {
 		return false
 	}
-	if d := in.downUntil.Load(); d != 0 && d > time.Now().UnixNano() {
+	p := g.pool
+	if p.maxPerInstance > 0 && in.active.Load() >= p.maxPerInstance {
 		return false
 	}
-	return true
+	// Read the clock only for instances that were ever marked down or ejected.
+	d, e := in.downUntil.Load(), p.detector.EjectedUntil(g.offset+i)
+	if d == 0 && e == 0 {
+		return true
+	}
+	now := time.Now().UnixNano()
+	return d <= now && e <= now
 }
 
 func (g *group) Load(i int) int64 { return g.insts[i].active.Load() }
@@ -51,8 +80,9 @@ func (g *group) pick(key uint64) *Instance {
 }
 
 // NewPool builds a pool over instances (primaries and backups mixed, in config order).
-func NewPool(name string, policy balancer.Policy, instances []*Instance) (*Pool, error) {
-	p := &Pool{Name: name, Policy: policy}
+func NewPool(name string, policy balancer.Policy, instances []*Instance, opts PoolOptions) (*Pool, error) {
+	p := &Pool{Name: name, Policy: policy, maxPerInstance: int64(opts.MaxPerInstance)}
+	p.primary.pool, p.backup.pool = p, p
 	for _, in := range instances {
 		if in.Backup {
 			p.backup.insts = append(p.backup.insts, in)
@@ -63,6 +93,8 @@ func NewPool(name string, policy balancer.Policy, instances []*Instance) (*Pool,
 	if len(p.primary.insts) == 0 {
 		return nil, fmt.Errorf("service %s: no primary instance", name)
 	}
+	p.backup.offset = len(p.primary.insts)
+	p.all = append(append([]*Instance(nil), p.primary.insts...), p.backup.insts...)
 	for _, g := range []*group{&p.primary, &p.backup} {
 		if len(g.insts) == 0 {
 			continue
@@ -76,6 +108,10 @@ func NewPool(name string, policy balancer.Policy, instances []*Instance) (*Pool,
 			return nil, fmt.Errorf("service %s: %w", name, err)
 		}
 		g.picker = pk
+	}
+	p.detector = opts.Detector
+	if p.detector == nil || p.detector.Len() != len(p.all) {
+		p.detector = outlier.New(len(p.all), opts.Outlier, nil)
 	}
 	return p, nil
 }
@@ -99,24 +135,99 @@ func (p *Pool) PickExcept(key uint64, ex *Instance) *Instance {
 	return bg.pick(key)
 }
 
-// Instances returns all instances, primaries first.
-func (p *Pool) Instances() []*Instance {
-	out := make([]*Instance, 0, len(p.primary.insts)+len(p.backup.insts))
-	out = append(out, p.primary.insts...)
-	return append(out, p.backup.insts...)
+// Report feeds the outcome of one request to in into the outlier detector. It returns true when this failure
+// ejected the instance.
+func (p *Pool) Report(in *Instance, ok bool) bool {
+	for i, x := range p.all {
+		if x == in {
+			return p.detector.Result(i, ok)
+		}
+	}
+	return false
 }
 
-// Len is the number of instances.
-func (p *Pool) Len() int { return len(p.primary.insts) + len(p.backup.insts) }
+// Detector is the pool's outlier detector (for reuse across reloads and for status pages).
+func (p *Pool) Detector() *outlier.Detector { return p.detector }
 
-// Down counts instances currently skipped.
+// Instances returns all instances, primaries first.
+func (p *Pool) Instances() []*Instance { return p.all }
+
+// Len is the number of instances.
+func (p *Pool) Len() int { return len(p.all) }
+
+// InstanceState is what a status page shows about one instance.
+type InstanceState struct {
+	Addr           string
+	Backup         bool
+	Healthy        bool      // active health checks' verdict
+	DownUntil      time.Time // skipped after a connect failure until then (zero: not)
+	EjectedUntil   time.Time // ejected by the outlier detector until then (zero: not)
+	Ejections      int
+	Active         int64
+	AtInstanceCap  bool
+	ConsecutiveErr int
+}
+
+// States reports every instance's state at time now.
+func (p *Pool) States(now time.Time) []InstanceState {
+	out := make([]InstanceState, len(p.all))
+	for i, in := range p.all {
+		st := p.detector.State(i)
+		s := InstanceState{
+			Addr: in.Addr, Backup: in.Backup, Healthy: in.Healthy(), Active: in.Active(),
+			Ejections: st.Ejections, ConsecutiveErr: st.ConsecutiveFailures,
+			AtInstanceCap: p.maxPerInstance > 0 && in.Active() >= p.maxPerInstance,
+		}
+		if d := in.downUntil.Load(); d > now.UnixNano() {
+			s.DownUntil = time.Unix(0, d)
+		}
+		if st.EjectedUntil.After(now) {
+			s.EjectedUntil = st.EjectedUntil
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// Down counts instances currently not usable for a reason other than their concurrency cap.
 func (p *Pool) Down() int {
-	now := time.Now().UnixNano()
 	n := 0
-	for _, in := range p.Instances() {
-		if in.Down(now) {
+	now := time.Now()
+	for _, s := range p.States(now) {
+		if !s.Healthy || !s.DownUntil.IsZero() || !s.EjectedUntil.IsZero() {
 			n++
 		}
 	}
 	return n
+}
+
+// Why explains, for a log line, why no instance is usable: how many are unhealthy, ejected, recently refused
+// connections, or at their concurrency cap.
+func (p *Pool) Why() string {
+	var unhealthy, ejected, refused, capped int
+	for _, s := range p.States(time.Now()) {
+		switch {
+		case !s.Healthy:
+			unhealthy++
+		case !s.EjectedUntil.IsZero():
+			ejected++
+		case !s.DownUntil.IsZero():
+			refused++
+		case s.AtInstanceCap:
+			capped++
+		}
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{unhealthy, "failing health checks"}, {ejected, "ejected as outliers"}, {refused, "refusing connections"}, {capped, "at max_per_instance"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d instances", len(p.all))
+	}
+	return fmt.Sprintf("%d instances: %s", len(p.all), strings.Join(parts, ", "))
 }

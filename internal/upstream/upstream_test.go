@@ -135,7 +135,7 @@ func TestPoolPrefersPrimariesThenBackups(t *testing.T) {
 		return NewInstance(addr, 1, backup, Options{FailTimeout: time.Hour})
 	}
 	a, b, bk := mk("10.0.0.1:1", false), mk("10.0.0.2:1", false), mk("10.0.0.3:1", true)
-	p, err := NewPool("svc", balancer.RoundRobin, []*Instance{a, bk, b})
+	p, err := NewPool("svc", balancer.RoundRobin, []*Instance{a, bk, b}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestPoolPrefersPrimariesThenBackups(t *testing.T) {
 }
 
 func TestPoolNeedsAPrimary(t *testing.T) {
-	if _, err := NewPool("svc", balancer.RoundRobin, []*Instance{NewInstance("h:1", 1, true, Options{})}); err == nil {
+	if _, err := NewPool("svc", balancer.RoundRobin, []*Instance{NewInstance("h:1", 1, true, Options{})}, PoolOptions{}); err == nil {
 		t.Fatal("backup-only pool accepted")
 	}
 }
@@ -181,7 +181,7 @@ func BenchmarkPick(b *testing.B) {
 	for i := 0; i < 8; i++ {
 		insts = append(insts, NewInstance("10.0.0.1:1", 1, false, Options{}))
 	}
-	p, _ := NewPool("svc", balancer.RoundRobin, insts)
+	p, _ := NewPool("svc", balancer.RoundRobin, insts, PoolOptions{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if p.Pick(0) == nil {
