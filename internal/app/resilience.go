@@ -44,7 +44,8 @@ func outlierConfig(o *config.Outlier) outlier.Config {
 func (b *Built) resilience(s *config.Service, svc *proxy.Service, insts []*upstream.Instance, prev *serviceState) (upstream.PoolOptions, *serviceState) {
 	st := &serviceState{instances: insts, outlier: outlierConfig(&s.Outlier), limits: s.Limits}
 	same := prev != nil && slices.Equal(prev.instances, insts)
-	opts := upstream.PoolOptions{Outlier: st.outlier, MaxPerInstance: s.Limits.MaxPerInstance}
+	opts := upstream.PoolOptions{Outlier: st.outlier, MaxPerInstance: s.Limits.MaxPerInstance,
+		SlowStart: s.SlowStart.Duration}
 	if same && prev.outlier == st.outlier {
 		opts.Detector = prev.detector()
 	}

@@ -128,6 +128,10 @@ type Service struct {
 	Timeouts  Timeouts   `yaml:"timeouts"`
 	Keepalive Keepalive  `yaml:"keepalive"`
 
+	// SlowStart ramps a recovered instance's share of traffic up linearly over this window (after its health checks
+	// pass again or its ejection ends). Zero: off.
+	SlowStart Duration `yaml:"slow_start"`
+
 	HealthCheck *HealthCheck `yaml:"health_check"` // nil: no active checks
 	Outlier     Outlier      `yaml:"outlier"`
 	Limits      Limits       `yaml:"limits"`

@@ -12,6 +12,7 @@ import (
 var retryConditions = []string{"connect_failure", "reset", "timeout"}
 
 func (v *validator) resilience(s *Service) {
+	v.positive(s.Positions, "slow_start", s.SlowStart, true)
 	if h := s.HealthCheck; h != nil {
 		v.healthCheck(h)
 	}

@@ -57,6 +57,7 @@ type Instance struct {
 	active    atomic.Int64 // in-flight requests
 	downUntil atomic.Int64 // unix nanoseconds; skipped by pickers until then
 	unhealthy atomic.Bool  // set by active health checks; instances start healthy
+	healthyAt atomic.Int64 // unix nanoseconds of the last unhealthy -> healthy transition; 0 if none
 
 	mu     sync.Mutex
 	idle   []*Conn // LIFO: the most recently used connection is the warmest
@@ -96,7 +97,11 @@ func (in *Instance) MarkUp() {
 }
 
 // SetHealthy records the verdict of the active health checks.
-func (in *Instance) SetHealthy(ok bool) { in.unhealthy.Store(!ok) }
+func (in *Instance) SetHealthy(ok bool) {
+	if was := in.unhealthy.Swap(!ok); was && ok {
+		in.healthyAt.Store(in.now().UnixNano())
+	}
+}
 
 // Healthy reports the active health checks' verdict (true when no checks run).
 func (in *Instance) Healthy() bool { return !in.unhealthy.Load() }

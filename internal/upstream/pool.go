@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type Pool struct {
 	all            []*Instance // primaries then backups: the detector's index space
 	detector       *outlier.Detector
 	maxPerInstance int64
+	slowStart      int64 // nanoseconds; 0 = off
 }
 
 // PoolOptions are a pool's fault-isolation settings.
@@ -35,6 +37,9 @@ type PoolOptions struct {
 	// MaxPerInstance caps in-flight requests per instance; 0 = unlimited. The cap is soft: concurrent picks can pass
 	// it by a few requests.
 	MaxPerInstance int
+	// SlowStart ramps an instance that just recovered (health checks pass again, ejection or connect-failure skip
+	// ended) from a small share of its picks up to all of them, linearly over this window. 0 = off.
+	SlowStart time.Duration
 }
 
 // group is one tier (primary or backup) of a pool; it is the balancer.State its picker reads.
@@ -57,13 +62,30 @@ func (g *group) Usable(i int) bool {
 	if p.maxPerInstance > 0 && in.active.Load() >= p.maxPerInstance {
 		return false
 	}
-	// Read the clock only for instances that were ever marked down or ejected.
+	// Read the clock only for instances that were ever marked down, ejected or (with slow start) unhealthy.
 	d, e := in.downUntil.Load(), p.detector.EjectedUntil(g.offset+i)
-	if d == 0 && e == 0 {
+	var h int64
+	if p.slowStart > 0 {
+		h = in.healthyAt.Load()
+	}
+	if d == 0 && e == 0 && h == 0 {
 		return true
 	}
 	now := time.Now().UnixNano()
-	return d <= now && e <= now
+	if d > now || e > now {
+		return false
+	}
+	return p.slowStart == 0 || admitWarming(now-max(d, e, h), p.slowStart)
+}
+
+// admitWarming decides one pick of an instance that recovered since ago nanoseconds, during a slow start of window:
+// it admits a share of picks that grows linearly from 1/16 to all of them. Picks it turns down go to other instances.
+func admitWarming(since, window int64) bool {
+	if since >= window {
+		return true
+	}
+	share := max(since*1024/window, 64)
+	return int64(rand.Uint64()%1024) < share
 }
 
 func (g *group) Load(i int) int64 { return g.insts[i].active.Load() }
@@ -81,7 +103,7 @@ func (g *group) pick(key uint64) *Instance {
 
 // NewPool builds a pool over instances (primaries and backups mixed, in config order).
 func NewPool(name string, policy balancer.Policy, instances []*Instance, opts PoolOptions) (*Pool, error) {
-	p := &Pool{Name: name, Policy: policy, maxPerInstance: int64(opts.MaxPerInstance)}
+	p := &Pool{Name: name, Policy: policy, maxPerInstance: int64(opts.MaxPerInstance), slowStart: int64(opts.SlowStart)}
 	p.primary.pool, p.backup.pool = p, p
 	for _, in := range instances {
 		if in.Backup {
@@ -160,6 +182,7 @@ type InstanceState struct {
 	Addr           string
 	Backup         bool
 	Healthy        bool      // active health checks' verdict
+	WarmingUntil   time.Time // slow start in progress until then (zero: not)
 	DownUntil      time.Time // skipped after a connect failure until then (zero: not)
 	EjectedUntil   time.Time // ejected by the outlier detector until then (zero: not)
 	Ejections      int
@@ -183,6 +206,12 @@ func (p *Pool) States(now time.Time) []InstanceState {
 		}
 		if st.EjectedUntil.After(now) {
 			s.EjectedUntil = st.EjectedUntil
+		}
+		if p.slowStart > 0 && s.Healthy && s.DownUntil.IsZero() && s.EjectedUntil.IsZero() {
+			t0 := max(in.downUntil.Load(), p.detector.EjectedUntil(i), in.healthyAt.Load())
+			if t0 != 0 && now.UnixNano()-t0 < p.slowStart {
+				s.WarmingUntil = time.Unix(0, t0+p.slowStart)
+			}
 		}
 		out[i] = s
 	}

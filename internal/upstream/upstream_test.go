@@ -200,3 +200,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestSlowStartRampsRecoveredInstance(t *testing.T) {
+	tests := []struct {
+		name       string
+		recovered  time.Duration // how long ago a became healthy again
+		minA, maxA int           // of 10,000 round-robin picks
+	}{
+		{"just recovered", 0, 100, 900},                  // ~1/16 of its 5,000
+		{"half way", 500 * time.Millisecond, 1500, 3500}, // ~1/2
+		{"window over", 2 * time.Second, 5000, 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewInstance("10.0.0.1:1", 1, false, Options{})
+			b := NewInstance("10.0.0.2:1", 1, false, Options{})
+			p, err := NewPool("svc", balancer.RoundRobin, []*Instance{a, b}, PoolOptions{SlowStart: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.SetHealthy(false)
+			a.now = func() time.Time { return time.Now().Add(-tt.recovered) }
+			a.SetHealthy(true)
+			n := 0
+			for range 10000 {
+				if p.Pick(0) == a {
+					n++
+				}
+			}
+			if n < tt.minA || n > tt.maxA {
+				t.Fatalf("recovered instance got %d of 10000 picks, want %d..%d", n, tt.minA, tt.maxA)
+			}
+			if st := p.States(time.Now())[0]; (tt.recovered < time.Second) != !st.WarmingUntil.IsZero() {
+				t.Fatalf("WarmingUntil = %v for a recovery %v ago with a 1s window", st.WarmingUntil, tt.recovered)
+			}
+		})
+	}
+}
