@@ -26,6 +26,7 @@ Usage:
   fjord run -c FILE          serve with a configuration file (SIGHUP reloads, SIGTERM/SIGINT stop gracefully)
   fjord validate [--json] FILE   check a configuration; exit 0 when valid, 1 when not
   fjord demo [--listen ADDR] start demo services and fjord in front of them
+  fjord status [--admin ADDR]  show services and instances of a running fjord
   fjord version              print the version
 
 Run 'fjord COMMAND --help' for a command's options.
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fjord %s\n", version)
 		return 0
@@ -111,8 +114,10 @@ func signals() (context.Context, <-chan struct{}, func()) {
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	fs := newFlags("run", "fjord run -c FILE [--log-level LEVEL]", stderr)
+	fs := newFlags("run", "fjord run -c FILE [--admin ADDR] [--log-level LEVEL]", stderr)
 	file := fs.String("c", "", "configuration file (required)")
+	adminAddr := fs.String("admin", "", "admin interface address (default: the config's admin.address, else "+
+		app.DefaultAdminAddr+"; \"off\" disables it)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -122,7 +127,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 2
 	}
 	return serve(stderr, *level, "fjord", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
-		return app.New(app.FileSource(*file), log).Run(ctx, reload)
+		a := app.New(app.FileSource(*file), log)
+		a.Version, a.SourceName = version, *file
+		a.AdminAddr, a.AdminDefault = *adminAddr, app.DefaultAdminAddr
+		return a.Run(ctx, reload)
 	})
 }
 

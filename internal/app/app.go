@@ -10,9 +10,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/admin"
 	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/proxy"
 )
@@ -48,6 +50,20 @@ type App struct {
 
 	// Ready, when set, is called once all listeners accept, with their actual addresses (useful with port 0).
 	Ready func(addrs []string)
+
+	// Version and SourceName are reported by the admin interface.
+	Version, SourceName string
+	// AdminAddr, when set, is where the admin interface listens, whatever the config says; AdminDefault is used
+	// when neither it nor the config names an address ("" or "off": no admin interface).
+	AdminAddr, AdminDefault string
+
+	cur       atomic.Pointer[Built] // the configuration in force, for Status
+	reloads   atomic.Int64
+	ready     atomic.Bool
+	started   time.Time
+	admin     *admin.Server
+	addrMu    sync.Mutex
+	listening []string
 	// Reloaded, when set, is called after each reload attempt with the listening addresses and the reload's error
 	// (nil when the new configuration is in force). It runs on Run's goroutine, so requests that start after it
 	// was called see the new configuration; tests and supervisors use it to know when a reload has been applied.
@@ -109,6 +125,18 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	startHealth(b, nil, a.log)
+	a.started = time.Now()
+	a.cur.Store(b)
+	a.setListening()
+	if err := a.startAdmin(b); err != nil {
+		stopHealth(b)
+		_ = a.srv.Shutdown(context.Background())
+		a.closeListeners(nil)
+		a.serving.Wait()
+		sink.close()
+		return err
+	}
+	a.ready.Store(true)
 	a.log.Info("fjord started", "config", b.Describe())
 	if a.Ready != nil {
 		a.Ready(a.addrs())
@@ -233,6 +261,9 @@ func (a *App) reload() error {
 		a.sink = sink
 	}
 	a.built = b
+	a.cur.Store(b)
+	a.setListening()
+	a.reloads.Add(1)
 	a.log.Info("configuration reloaded", "config", b.Describe(), "took", time.Since(start).Round(time.Microsecond))
 	return nil
 }
@@ -242,6 +273,7 @@ func (a *App) shutdown() error {
 	a.log.Info("shutting down", "timeout", timeout, "connections", a.srv.Connections())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	a.ready.Store(false)
 	stopHealth(a.built)
 	err := a.srv.Shutdown(ctx)
 	a.closeListeners(nil)
@@ -249,6 +281,7 @@ func (a *App) shutdown() error {
 	for _, in := range a.built.Retired(nil) {
 		in.Close()
 	}
+	a.stopAdmin()
 	a.sink.close()
 	for _, r := range a.retired {
 		r.sink.close()
