@@ -215,3 +215,35 @@ routes:
 		t.Errorf("no clean stop logged:\n%s", p.stderr)
 	}
 }
+
+func TestStatusCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }))
+	t.Cleanup(srv.Close)
+	path := writeFile(t, "fjord.yaml", fmt.Sprintf(`listeners: [{address: "127.0.0.1:0"}]
+services:
+  inventory: {timeouts: {connect: 1s}, instances: [%q, "127.0.0.1:1"], limits: {max_concurrent: 9}}
+routes:
+  - match: {path_prefix: /}
+    service: inventory
+`, srv.Listener.Addr().String()))
+	p := start(t, "run", "-c", path, "--admin", "127.0.0.1:0")
+	admin := p.stderr.wait(t, regexp.MustCompile(`msg="admin interface" address=(\S+)\n`), 0)[1]
+	p.stderr.wait(t, regexp.MustCompile(`fjord started`), 0)
+	var out, errb strings.Builder
+	if code := run([]string{"status", "--admin", admin}, &out, &errb); code != 0 {
+		t.Fatalf("status exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"ready", "inventory", "0/9", srv.Listener.Addr().String(), "healthy"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"status", "--admin", admin, "--json"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"max_concurrent": 9`) {
+		t.Errorf("status --json exit %d:\n%s", code, out.String())
+	}
+	if code := run([]string{"status", "--admin", "127.0.0.1:1"}, &out, &errb); code != 1 {
+		t.Errorf("status against nothing: exit %d, want 1", code)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
