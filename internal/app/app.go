@@ -178,28 +178,28 @@ func listenerKey(l config.Listener) string {
 
 // openListeners listens on every configured address that is not open yet and starts serving it.
 func (a *App) openListeners(b *Built) error {
-	var opened []string
+	var opened []config.Listener
 	for _, l := range b.Listeners {
 		if a.listeners[listenerKey(l)] != nil {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
-			for _, addr := range opened {
-				_ = a.listeners[addr].Close()
-				delete(a.listeners, addr)
+			for _, o := range opened {
+				_ = a.listeners[listenerKey(o)].Close()
+				delete(a.listeners, listenerKey(o))
 			}
 			return fmt.Errorf("listener %s: %w", l.Name, err)
 		}
 		a.listeners[listenerKey(l)] = ln
-		opened = append(opened, listenerKey(l))
+		opened = append(opened, l)
 	}
-	for _, addr := range opened {
-		ln := a.listeners[addr]
+	for _, l := range opened {
+		ln, name := a.listeners[listenerKey(l)], listenerKey(l)
 		a.serving.Add(1)
 		go func() {
 			defer a.serving.Done()
-			if err := a.srv.Serve(ln, "http"); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+			if err := a.srv.ServeListener(ln, name, "http"); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
 				a.log.Error("listener stopped", "address", ln.Addr().String(), "err", err)
 			}
 		}()

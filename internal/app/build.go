@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type Built struct {
 
 	instances map[instanceKey]*upstream.Instance
 	state     map[string]*serviceState // by service name
+	reported  map[string]bool          // diagnostics already given (tables per listener repeat routes)
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -65,27 +67,21 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		rr.Target = pr
 		routes = append(routes, rr)
 	}
-	table, conflicts, err := router.Build(routes)
-	for _, e := range joinedErrors(err) {
-		var re *router.RouteError
-		if errors.As(e, &re) {
-			m := &cfg.Routes[re.Index].Match
-			diags.Errorf(m.At(matchKey(m, re.Field)), "route %s: %v", cfg.Routes[re.Index].Name, re.Err)
-		} else {
-			diags.Errorf(cfg.Pos, "routes: %v", e)
+	table := b.buildTable(cfg, routes, allRoutes(len(routes)), &diags)
+	byListener := map[string]*router.Table[*proxy.Route]{}
+	if restricted(cfg) {
+		for _, l := range cfg.Listeners {
+			// Keyed like the app's sockets (by address), so that renaming a listener on a reload that keeps its socket
+			// still routes with the right table.
+			byListener[listenerKey(l)] = b.buildTable(cfg, routes, routesOf(cfg, l.Name), &diags)
 		}
-	}
-	for _, cf := range conflicts {
-		r := &cfg.Routes[cf.Index]
-		first := &cfg.Routes[cf.ShadowedBy]
-		diags.Errorf(r.Pos, "route %s is unreachable: route %s (line %d) matches the same host and path "+
-			"without extra conditions, so it always wins", r.Name, first.Name, first.Pos.Line)
 	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	b.Proxy = &proxy.Config{
-		Routes: table,
+		Routes:     table,
+		ByListener: byListener,
 		Client: proxy.ClientLimits{
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 			IdleTimeout:       cfg.Server.IdleTimeout.Duration,
@@ -93,6 +89,76 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		},
 	}
 	return b, diags
+}
+
+// restricted reports whether any route is limited to some listeners (then each listener gets its own table).
+func restricted(cfg *config.Config) bool {
+	for i := range cfg.Routes {
+		if len(cfg.Routes[i].Match.Listeners) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// allRoutes and routesOf list the indices of the routes in a table: all of them (the table for listeners no route is
+// limited to), or those a listener serves.
+func allRoutes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func routesOf(cfg *config.Config, listener string) []int {
+	var out []int
+	for i := range cfg.Routes {
+		ls := cfg.Routes[i].Match.Listeners
+		if len(ls) == 0 || slices.Contains(ls, listener) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// buildTable compiles the routes at idx (indices into cfg.Routes, in file order) into one table, reporting build
+// errors and unreachable routes at their positions. A problem found again in another listener's table is reported
+// once.
+func (b *Built) buildTable(cfg *config.Config, routes []router.Route[*proxy.Route], idx []int, diags *config.Diagnostics) *router.Table[*proxy.Route] {
+	sub := make([]router.Route[*proxy.Route], len(idx))
+	for i, j := range idx {
+		sub[i] = routes[j]
+	}
+	table, conflicts, err := router.Build(sub)
+	for _, e := range joinedErrors(err) {
+		var re *router.RouteError
+		if errors.As(e, &re) {
+			r := &cfg.Routes[idx[re.Index]]
+			b.reportOnce(diags, r.Match.At(matchKey(&r.Match, re.Field)), "route %s: %v", r.Name, re.Err)
+		} else {
+			b.reportOnce(diags, cfg.Pos, "routes: %v", e)
+		}
+	}
+	for _, cf := range conflicts {
+		r, first := &cfg.Routes[idx[cf.Index]], &cfg.Routes[idx[cf.ShadowedBy]]
+		b.reportOnce(diags, r.Pos, "route %s is unreachable: route %s (line %d) matches the same host and path "+
+			"without extra conditions, so it always wins", r.Name, first.Name, first.Pos.Line)
+	}
+	return table
+}
+
+func (b *Built) reportOnce(diags *config.Diagnostics, pos config.Pos, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	key := pos.String() + msg
+	if b.reported[key] {
+		return
+	}
+	if b.reported == nil {
+		b.reported = map[string]bool{}
+	}
+	b.reported[key] = true
+	diags.Errorf(pos, "%s", msg)
 }
 
 // matchKey is the config key whose position stands for a router error field.

@@ -249,6 +249,7 @@ type Route struct {
 // Has("path_prefix") to tell).
 type Match struct {
 	Positions
+	Listeners  []string          `yaml:"listeners"`         // nil = every listener; else only these (by name)
 	Hosts      []string          `yaml:"hosts,single=host"` // nil or "*" = any host
 	Path       string            `yaml:"path"`
 	PathPrefix string            `yaml:"path_prefix"`

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ func (v *validator) routes(c *Config) {
 			names[r.Name] = r.At("name")
 		}
 		v.target(c, r)
+		v.routeListeners(c, r)
 		v.match(&r.Match)
 		v.rewrite(r)
 		v.headerOps(&r.RequestHeaders)
@@ -25,6 +28,20 @@ func (v *validator) routes(c *Config) {
 		v.timeouts(r.Timeouts)
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
+		}
+	}
+}
+
+// routeListeners checks that match.listeners names listeners that exist.
+func (v *validator) routeListeners(c *Config, r *Route) {
+	var names []string
+	for _, l := range c.Listeners {
+		names = append(names, l.Name)
+	}
+	for i, name := range r.Match.Listeners {
+		if !slices.Contains(names, name) {
+			v.diags.Errorf(r.Match.At(fmt.Sprintf("listeners.%d", i)), "route %q names unknown listener %q%s",
+				r.Name, name, suggest(name, names))
 		}
 	}
 }

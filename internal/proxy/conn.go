@@ -33,8 +33,9 @@ type conn struct {
 	rd     http1.Reader
 	r      *http1.Reader // &rd
 	remote netip.AddrPort
-	scheme string
-	state  atomic.Int32
+	scheme   string
+	listener string // name of the listener it came in on
+	state    atomic.Int32
 
 	req  http1.Request
 	resp http1.Response

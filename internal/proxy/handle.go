@@ -24,7 +24,13 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	if err != nil {
 		return c.writeError(400, "bad request: "+err.Error(), true)
 	}
-	rt, _, ok := cfg.Routes.Match(c)
+	table := cfg.Routes
+	if len(cfg.ByListener) > 0 {
+		if t, ok := cfg.ByListener[c.listener]; ok {
+			table = t
+		}
+	}
+	rt, _, ok := table.Match(c)
 	if !ok {
 		return c.writeErrorAfterBody(404, "no route for this host and path")
 	}

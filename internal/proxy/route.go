@@ -18,7 +18,10 @@ import (
 
 // Config is one immutable snapshot of everything the engine needs per request.
 type Config struct {
-	Routes    *router.Table[*Route]
+	Routes *router.Table[*Route]
+	// ByListener, when non-empty, holds the table of each listener (routes limited to some listeners), keyed by
+	// the name given to Server.ServeListener; listeners without an entry use Routes.
+	ByListener map[string]*router.Table[*Route]
 	Client    ClientLimits
 	AccessLog *accesslog.Logger // nil = off
 	Version   string            // shown in logs, e.g. a hash of the config file

@@ -56,7 +56,11 @@ var ErrServerClosed = errors.New("proxy: server closed")
 
 // Serve accepts connections on ln until ln is closed or the server shuts down. scheme ("http") is what the
 // X-Forwarded-Proto header and ${scheme} report for requests on this listener.
-func (s *Server) Serve(ln net.Listener, scheme string) error {
+func (s *Server) Serve(ln net.Listener, scheme string) error { return s.ServeListener(ln, "", scheme) }
+
+// ServeListener is Serve for a named listener: its requests are routed with the listener's own table when the
+// configuration has one (Config.ByListener).
+func (s *Server) ServeListener(ln net.Listener, name, scheme string) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -91,6 +95,7 @@ func (s *Server) Serve(ln net.Listener, scheme string) error {
 		}
 		backoff = 0
 		c := newConn(s, nc, scheme)
+		c.listener = name
 		if !s.track(c) {
 			_ = nc.Close()
 			return ErrServerClosed
