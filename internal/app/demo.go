@@ -15,10 +15,15 @@ import (
 var DemoServices = []string{"auth", "cart", "inventory", "billing", "wishlist"}
 
 // DemoConfig renders the demo's native configuration for fjord listening on listen, in front of the given
-// instances. Each service gets a path prefix of its name; /healthz is answered by fjord itself.
-func DemoConfig(listen string, insts []demo.Instance) string {
+// instances and the chaos control server at control (demo.Cluster.ControlAddr). Each service gets a path prefix of
+// its name; /chaos goes to the control server; /healthz is answered by fjord itself.
+//
+// The fault-isolation settings are tighter than the defaults so that a misbehaving wishlist is contained within
+// about two seconds: health checks every second that give up after half a second and two misses, short outlier
+// ejections, and a small bulkhead and response-header timeout on wishlist, the service the demo breaks.
+func DemoConfig(listen, control string, insts []demo.Instance) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# fjord demo configuration (generated): five services, two instances each\n")
+	fmt.Fprintf(&b, "# fjord demo configuration (generated): five services, two instances each, and the chaos control\n")
 	fmt.Fprintf(&b, "listeners:\n  - name: public\n    address: %q\n", listen)
 	b.WriteString("access_log:\n  format: combined\n  path: stdout\n")
 	b.WriteString("services:\n")
@@ -30,13 +35,17 @@ func DemoConfig(listen string, insts []demo.Instance) string {
 		if svc == "inventory" {
 			b.WriteString("    balancer: least_conn\n")
 		}
-		b.WriteString("    timeouts: {connect: 1s, response_header: 5s, idle: 30s}\n    instances:\n")
+		writeDemoIsolation(&b, svc)
+		b.WriteString("    instances:\n")
 		for _, in := range insts {
 			if in.Service == svc {
 				fmt.Fprintf(&b, "      - %q\n", in.Addr)
 			}
 		}
 	}
+	// The control server is a single instance the demo never breaks; a retry could only repeat the same change.
+	fmt.Fprintf(&b, "  chaos:\n    timeouts: {connect: 1s, response_header: 5s, idle: 30s}\n    retries: {attempts: 0}\n")
+	fmt.Fprintf(&b, "    instances: [%q]\n", control)
 	b.WriteString("routes:\n")
 	b.WriteString("  - name: health\n    match: {path: /healthz}\n    return: {status: 200, body: \"ok\\n\"}\n")
 	for _, svc := range DemoServices {
@@ -45,12 +54,31 @@ func DemoConfig(listen string, insts []demo.Instance) string {
 			b.WriteString("    request_headers:\n      set: {X-Client: \"${client_ip}:${client_port}\"}\n")
 		}
 	}
+	b.WriteString("  - name: chaos\n    match: {path_prefix: /chaos}\n    service: chaos\n")
 	b.WriteString("  - name: default\n    match: {path_prefix: /}\n    return: {status: 404, body: \"try /auth/, /cart/, /inventory/, /billing/ or /wishlist/\\n\"}\n")
 	return b.String()
 }
 
-// RunDemo starts the demo services and fjord in front of them on listen, prints the config and some curl
-// commands to out, then serves until ctx is done.
+// writeDemoIsolation writes svc's timeouts, health check, outlier detection, limits and retries. wishlist, the
+// service the README breaks on purpose, gets a 1.5 s response-header timeout so a hang shows as 504 quickly, a
+// bulkhead of 20 requests plus 10 queued for at most 500 ms, and counts its own 500s as failures so that error mode
+// ejects instances; the others keep room for /slow?ms=N.
+func writeDemoIsolation(b *strings.Builder, svc string) {
+	responseHeader, statuses := "5s", ""
+	if svc == "wishlist" {
+		responseHeader, statuses = "1500ms", ", failure_statuses: [500, 502, 503, 504]"
+	}
+	fmt.Fprintf(b, "    timeouts: {connect: 1s, response_header: %s, idle: 30s}\n", responseHeader)
+	b.WriteString("    health_check: {path: /healthz, interval: 1s, timeout: 500ms, rise: 2, fall: 2}\n")
+	fmt.Fprintf(b, "    outlier: {consecutive_failures: 3, base_ejection: 5s, max_ejection: 30s%s}\n", statuses)
+	if svc == "wishlist" {
+		b.WriteString("    limits: {max_concurrent: 20, queue: 10, queue_timeout: 500ms}\n")
+		b.WriteString("    retries: {attempts: 1, budget_percent: 20, min_per_second: 3}   # the defaults, spelled out\n")
+	}
+}
+
+// RunDemo starts the demo services, their chaos control and fjord in front of them on listen, prints the config
+// and some curl commands (the chaos ones included) to out, then serves until ctx is done.
 func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger, reload <-chan struct{}) error {
 	cluster, err := demo.Start(ctx, DemoServices, 2)
 	if err != nil {
@@ -64,7 +92,7 @@ func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cfgText := DemoConfig(addr, cluster.Instances())
+	cfgText := DemoConfig(addr, cluster.ControlAddr(), cluster.Instances())
 	fmt.Fprintf(out, "%s\n", cfgText)
 	a := New(BytesSource("demo.yaml", []byte(cfgText)), log)
 	a.Ready = func(addrs []string) {
@@ -76,6 +104,11 @@ func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger
 		fmt.Fprintf(out, "  curl -s %s/billing/slow?ms=300\n", base)
 		fmt.Fprintf(out, "  curl -s -H 'Accept: application/json' %s/nowhere\n", base)
 		fmt.Fprintf(out, "  curl -s %s/healthz\n", base)
+		fmt.Fprintf(out, "Break wishlist and watch fjord contain it (the log says why; the other services stay fast):\n")
+		for _, mode := range []string{"hang", "slow", "error", "flaky", "crash", "ok"} {
+			fmt.Fprintf(out, "  curl -s '%s/chaos/wishlist?mode=%s'\n", base, mode)
+		}
+		fmt.Fprintf(out, "  curl -s %s/chaos                                  # every instance's mode\n", base)
 		fmt.Fprintf(out, "fjord demo ready on %s\n", addrs[0])
 	}
 	return a.Run(ctx, reload)

@@ -137,5 +137,3 @@ func (a *App) setListening() {
 	a.listening = addrs
 	a.addrMu.Unlock()
 }
-
-

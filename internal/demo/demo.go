@@ -1,8 +1,9 @@
 // Package demo runs the small upstream services behind `fjord demo`, so the
 // gateway can be tried without deploying anything.
 //
-// Every instance listens on its own 127.0.0.1 ephemeral port and answers
-// every path with 200 and a JSON description of the request:
+// Every instance listens on its own 127.0.0.1 ephemeral port and, while its
+// chaos mode is ok (the default, see below), answers every path with 200 and
+// a JSON description of the request:
 //
 //	{"service":"auth","instance":"auth-1","method":"GET","path":"/auth/login","query":"",
 //	 "request_id":"<X-Request-Id>","forwarded_for":"<X-Forwarded-For>",
@@ -16,6 +17,27 @@
 //	/<svc>/status/NNN    answers with status NNN (200-599) and the usual JSON where a body is allowed
 //	/<svc>/echo          streams the request body back as it arrives, same Content-Type
 //	/<svc>/headers       answers with all request headers (plus "Host") as a JSON object
+//
+// # Chaos
+//
+// Each instance can be told to misbehave, to show how the gateway contains a
+// failing service: see Mode for the modes (ok, slow, error, hang, crash,
+// flaky). The Cluster runs one more server, the chaos control, on its own
+// loopback port (ControlAddr), so it stays reachable whatever the services
+// do:
+//
+//	GET|POST /chaos                                   every instance's mode
+//	GET|POST /chaos/<svc>                             the service's instances and their modes
+//	GET|POST /chaos/<svc>?mode=M[&ms=N][&instance=I]  switch all its instances (or only I) to mode M
+//
+// Each answers with one JSON line describing the state after the change,
+// for example
+//
+//	{"service":"wishlist","instances":[{"instance":"wishlist-1","addr":"127.0.0.1:40123","mode":"hang"},…]}
+//
+// ms sets the delay of slow mode (default 2000, at most 10000). crash closes
+// the instances' listeners and connections; any other mode listens again on
+// the same address. SetChaos does the same from Go.
 //
 // These are plain net/http servers: they are the demo's upstreams, not part
 // of the gateway's request path.
@@ -36,15 +58,30 @@ import (
 type Instance struct {
 	Service string // e.g. "auth"
 	Name    string // e.g. "auth-1"
-	Addr    string // e.g. "127.0.0.1:40123"
+	Addr    string // e.g. "127.0.0.1:40123"; kept across crash and restart
 }
 
-// Cluster owns the demo servers started by Start. Its methods are safe for
-// concurrent use.
+// instance is one demo server and its chaos setting.
+type instance struct {
+	Instance
+	h   *handler
+	srv *http.Server // nil while crashed; guarded by Cluster.mu
+}
+
+// Cluster owns the demo servers started by Start and the chaos control
+// server. Its methods are safe for concurrent use.
 type Cluster struct {
-	instances []Instance
-	servers   []*http.Server
-	cancel    context.CancelFunc // cancels every request context, so slow handlers end
+	insts       []*instance // fixed after Start
+	base        context.Context
+	cancel      context.CancelFunc // cancels every request context, so slow and hanging handlers end
+	control     *http.Server
+	controlAddr string
+
+	// mu serialises chaos changes and guards closed and every instance's srv,
+	// so a restart never races shutdown: a server started under mu before
+	// shutdown is closed by it, and none starts after.
+	mu     sync.Mutex
+	closed bool
 
 	stop    chan struct{} // closed by shutdown; ends the ctx watcher
 	once    sync.Once
@@ -53,26 +90,34 @@ type Cluster struct {
 	connWG  sync.WaitGroup // open connections, counted by ConnState
 }
 
-// maxSlow bounds /slow so a demo request can never pin a goroutine for long.
+// maxSlow bounds /slow and slow mode so a demo request can never pin a
+// goroutine for long.
 const maxSlow = 10 * time.Second
 
-// Start serves len(services) × perService demo servers. They stop when
-// Close is called or ctx is done; call Close either way to wait for them.
-// Service names must be unique, non-empty and free of '/'.
+// Start serves len(services) × perService demo servers and the chaos
+// control server. They stop when Close is called or ctx is done; call Close
+// either way to wait for them. Service names must be unique, non-empty and
+// free of '/', '?' and '#'.
 func Start(ctx context.Context, services []string, perService int) (*Cluster, error) {
 	if err := validate(services, perService); err != nil {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(ctx)
-	c := &Cluster{cancel: cancel, stop: make(chan struct{})}
+	c := &Cluster{base: base, cancel: cancel, stop: make(chan struct{})}
 	for _, svc := range services {
 		for i := 1; i <= perService; i++ {
-			inst := Instance{Service: svc, Name: fmt.Sprintf("%s-%d", svc, i)}
-			if err := c.serve(base, inst); err != nil {
+			in := &instance{Instance: Instance{Service: svc, Name: fmt.Sprintf("%s-%d", svc, i)}}
+			in.h = &handler{inst: in.Instance, chaos: newChaosState()}
+			c.insts = append(c.insts, in)
+			if err := c.listen(in, "127.0.0.1:0"); err != nil {
 				_ = c.Close()
 				return nil, err
 			}
 		}
+	}
+	if err := c.startControl(); err != nil {
+		_ = c.Close()
+		return nil, err
 	}
 	c.serveWG.Add(1)
 	go func() {
@@ -106,17 +151,30 @@ func validate(services []string, perService int) error {
 	return nil
 }
 
-// serve starts one instance. Called only from Start, before the cluster is shared.
-func (c *Cluster) serve(base context.Context, inst Instance) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// listen starts in's server on addr ("127.0.0.1:0" at Start, the instance's
+// own address after a crash). Called from Start before the cluster is
+// shared, or with c.mu held.
+func (c *Cluster) listen(in *instance, addr string) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("demo: listen for %s: %w", inst.Name, err)
+		return fmt.Errorf("demo: listen for %s on %s: %w", in.Name, addr, err)
 	}
-	inst.Addr = ln.Addr().String()
-	srv := &http.Server{
-		Handler:           &handler{inst: inst},
+	if in.Addr == "" { // first start; a restart keeps the address it asked for
+		in.Addr = ln.Addr().String()
+		in.h.inst.Addr = in.Addr
+	}
+	in.srv = c.newServer(in.h)
+	c.serveOn(in.srv, ln)
+	return nil
+}
+
+// newServer returns a server for h whose requests end with the cluster and
+// whose connections Close waits for.
+func (c *Cluster) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
+		BaseContext:       func(net.Listener) context.Context { return c.base },
 		// Counting connections lets Close wait for the goroutines net/http
 		// starts per connection, not only for the accept loop. StateNew runs
 		// in the Serve goroutine, so every Add happens before Close's Wait.
@@ -129,24 +187,34 @@ func (c *Cluster) serve(base context.Context, inst Instance) error {
 			}
 		},
 	}
-	c.instances = append(c.instances, inst)
-	c.servers = append(c.servers, srv)
+}
+
+// serveOn runs srv on ln in a goroutine joined by Close. Callers hold c.mu
+// or run before the cluster is shared, so the Add precedes Close's Wait.
+func (c *Cluster) serveOn(srv *http.Server, ln net.Listener) {
 	c.serveWG.Add(1)
 	go func() {
 		defer c.serveWG.Done()
 		_ = srv.Serve(ln) // always ErrServerClosed or an accept error after Close
 	}()
-	return nil
 }
 
-// Instances lists the running servers in service order, then instance order.
-// The returned slice is a copy.
+// Instances lists the demo servers in service order, then instance order,
+// including crashed ones. The returned slice is a copy.
 func (c *Cluster) Instances() []Instance {
-	return append([]Instance(nil), c.instances...)
+	out := make([]Instance, len(c.insts))
+	for i, in := range c.insts {
+		out[i] = in.Instance // Addr never changes after Start
+	}
+	return out
 }
 
-// Close stops every server, ends in-flight requests and blocks until all
-// goroutines the cluster started have returned. Calling it again is harmless.
+// ControlAddr is the address of the chaos control server.
+func (c *Cluster) ControlAddr() string { return c.controlAddr }
+
+// Close stops every server, ends in-flight requests (hanging ones
+// included) and blocks until all goroutines the cluster started have
+// returned. Calling it again is harmless.
 func (c *Cluster) Close() error {
 	c.once.Do(c.shutdown)
 	c.serveWG.Wait()
@@ -155,13 +223,26 @@ func (c *Cluster) Close() error {
 }
 
 func (c *Cluster) shutdown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	close(c.stop)
-	c.cancel()
 	var errs []error
-	for i, srv := range c.servers {
-		if err := srv.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("demo: close %s: %w", c.instances[i].Name, err))
+	for _, in := range c.insts {
+		if in.srv == nil {
+			continue
+		}
+		if err := in.srv.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("demo: close %s: %w", in.Name, err))
 		}
 	}
+	if c.control != nil {
+		if err := c.control.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("demo: close chaos control: %w", err))
+		}
+	}
+	// Cancel only after the connections are closed, so a handler released
+	// by it can no longer send an answer.
+	c.cancel()
 	c.err = errors.Join(errs...)
 }

@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// handler answers for one instance. It holds no mutable state, so net/http
-// may call it from any number of goroutines.
+// handler answers for one instance. Its only mutable state is chaos, which
+// is safe for concurrent use, so net/http may call it from any number of
+// goroutines.
 type handler struct {
-	inst Instance
+	inst  Instance
+	chaos *chaosState // nil: always behave
 }
 
 // info is the default answer; field order is the documented JSON order.
@@ -30,6 +32,9 @@ type info struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Demo-Instance", h.inst.Name)
+	if h.chaos != nil && h.chaos.misbehave(w, r, h.inst) {
+		return
+	}
 	// Behaviours live under the service's own prefix so a gateway route
 	// like /auth/ reaches them without rewriting; other paths just echo info.
 	rest, ok := strings.CutPrefix(r.URL.Path, "/"+h.inst.Service+"/")

@@ -26,13 +26,13 @@ const (
 // conn is one client connection and everything it reuses from request to request: the read buffer, the parsed
 // request, the output buffer. It is owned by its serve goroutine; only state is touched by Shutdown.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	dc     deadline.Conn   // nc with the body timeouts applied; c.r reads through it
-	raw    syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
-	rd     http1.Reader
-	r      *http1.Reader // &rd
-	remote netip.AddrPort
+	srv      *Server
+	nc       net.Conn
+	dc       deadline.Conn   // nc with the body timeouts applied; c.r reads through it
+	raw      syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
+	rd       http1.Reader
+	r        *http1.Reader // &rd
+	remote   netip.AddrPort
 	scheme   string
 	listener string // name of the listener it came in on
 	state    atomic.Int32

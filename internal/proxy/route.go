@@ -22,9 +22,9 @@ type Config struct {
 	// ByListener, when non-empty, holds the table of each listener (routes limited to some listeners), keyed by
 	// the name given to Server.ServeListener; listeners without an entry use Routes.
 	ByListener map[string]*router.Table[*Route]
-	Client    ClientLimits
-	AccessLog *accesslog.Logger // nil = off
-	Version   string            // shown in logs, e.g. a hash of the config file
+	Client     ClientLimits
+	AccessLog  *accesslog.Logger // nil = off
+	Version    string            // shown in logs, e.g. a hash of the config file
 }
 
 // ClientLimits apply to client connections. Zero fields take the defaults in withDefaults.
