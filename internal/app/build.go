@@ -194,6 +194,11 @@ func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, 
 		MaxIdle:        s.Keepalive.MaxIdlePerInstance,
 		IdleTimeout:    s.Keepalive.IdleTimeout.Duration,
 	}
+	if s.HealthCheck != nil {
+		// Active checks decide when a crashed instance is back; the fixed skip after a refused connection would
+		// keep a restarted instance out for its whole fail timeout.
+		opts.FailTimeout = -1
+	}
 	insts := make([]*upstream.Instance, 0, len(s.Instances))
 	for _, ic := range s.Instances {
 		k := instanceKey{service: s.Name, addr: ic.Address, weight: ic.Weight, backup: ic.Backup, opts: opts}

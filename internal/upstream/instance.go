@@ -23,7 +23,7 @@ type Options struct {
 	IdleTimeout    time.Duration // an idle connection older than this is closed instead of reused; default 60s
 	ReadBufferSize int           // bytes per connection read buffer (bounds the response head); default 16 KiB
 	// FailTimeout is how long an instance is skipped after a connect failure (nginx's fail_timeout with
-	// max_fails=1); default 10s. Active health checks and outlier ejection refine this later.
+	// max_fails=1); default 10s; negative: never skipped (a service with active health checks lets them decide).
 	FailTimeout time.Duration
 }
 
@@ -37,7 +37,7 @@ func (o Options) withDefaults() Options {
 	if o.ReadBufferSize <= 0 {
 		o.ReadBufferSize = 16 << 10
 	}
-	if o.FailTimeout <= 0 {
+	if o.FailTimeout == 0 {
 		o.FailTimeout = 10 * time.Second
 	}
 	return o
@@ -86,7 +86,9 @@ func (in *Instance) Down(now int64) bool { return in.downUntil.Load() > now }
 
 // MarkFailed skips the instance for its fail timeout.
 func (in *Instance) MarkFailed() {
-	in.downUntil.Store(in.now().Add(in.opts.FailTimeout).UnixNano())
+	if in.opts.FailTimeout > 0 {
+		in.downUntil.Store(in.now().Add(in.opts.FailTimeout).UnixNano())
+	}
 }
 
 // MarkUp clears a failure mark (a connection succeeded).
@@ -100,6 +102,7 @@ func (in *Instance) MarkUp() {
 func (in *Instance) SetHealthy(ok bool) {
 	if was := in.unhealthy.Swap(!ok); was && ok {
 		in.healthyAt.Store(in.now().UnixNano())
+		in.MarkUp() // passing checks outweigh an earlier refused connection
 	}
 }
 
