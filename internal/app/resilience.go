@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/health"
@@ -122,15 +123,21 @@ type healthRun struct {
 	service   string
 	instances []*upstream.Instance
 
+	pool atomic.Pointer[upstream.Pool] // the service's pool in force
+
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// instanceReporter turns health transitions into instance state.
-type instanceReporter []*upstream.Instance
-
-func (r instanceReporter) SetHealthy(i int, ok bool, _ string) { r[i].SetHealthy(ok) }
+// SetHealthy turns a health transition into instance state; a recovery also ends an outlier ejection in the pool
+// currently in force (pools are rebuilt by reloads; the checker may outlive several).
+func (h *healthRun) SetHealthy(i int, ok bool, _ string) {
+	h.instances[i].SetHealthy(ok)
+	if p := h.pool.Load(); ok && p != nil {
+		p.Recovered(h.instances[i])
+	}
+}
 
 // start runs the checker unless it already runs. Instances start healthy, like the checker's own view of them.
 func (h *healthRun) start(log *slog.Logger) {
@@ -144,7 +151,7 @@ func (h *healthRun) start(log *slog.Logger) {
 		addrs[i] = in.Addr
 		in.SetHealthy(true)
 	}
-	chk := health.New(addrs, h.spec, instanceReporter(h.instances), health.Options{
+	chk := health.New(addrs, h.spec, h, health.Options{
 		Log: log.With("service", h.service),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -170,8 +177,9 @@ func (h *healthRun) stop() {
 // startHealth starts the checkers of b and stops those of prev that b does not carry over.
 func startHealth(b, prev *Built, log *slog.Logger) {
 	keep := map[*healthRun]bool{}
-	for _, st := range b.state {
+	for name, st := range b.state {
 		if st.check != nil {
+			st.check.pool.Store(b.Services[name].Pool)
 			st.check.start(log)
 			keep[st.check] = true
 		}

@@ -212,3 +212,17 @@ func (d *Detector) State(i int) State {
 	}
 	return s
 }
+
+// Uneject ends i's ejection at now, when active health checks found the instance healthy again (as Envoy does by
+// default): passing probes are better evidence than the ejection timer. Its ejection count stays, so a relapse is
+// ejected for longer. It is a no-op when i is not ejected.
+func (d *Detector) Uneject(i int, now int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in := &d.inst[i]
+	if in.ejectedUntil.Load() > now {
+		in.ejectedUntil.Store(now)
+		in.consec.Store(0)
+		d.capFullUntil.Store(0) // room may have been made
+	}
+}

@@ -2,6 +2,7 @@ package outlier
 
 import (
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -295,5 +296,29 @@ func TestHotPathAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Fatalf("%+v: %v allocs per Result+Ejected, want 0", c, allocs)
 		}
+	}
+}
+
+func TestUneject(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Unix(1000, 0).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	d := New(3, Config{ConsecutiveFailures: 1, BaseEjection: time.Minute, MaxEjection: time.Hour, MaxEjectedPercent: 100}, now)
+	if !d.Result(0, false) || !d.Ejected(0, clock.Load()) {
+		t.Fatal("instance 0 not ejected")
+	}
+	d.Uneject(0, clock.Load())
+	if d.Ejected(0, clock.Load()) {
+		t.Fatal("still ejected after Uneject")
+	}
+	if !d.Result(0, false) {
+		t.Fatal("relapse not ejected")
+	}
+	if got := d.State(0).EjectedUntil.Sub(now()); got != 2*time.Minute {
+		t.Fatalf("relapse ejected for %v, want 2m (the count survived Uneject)", got)
+	}
+	d.Uneject(1, clock.Load()) // not ejected: no-op
+	if d.Ejected(1, clock.Load()) || d.State(1).Ejections != 0 {
+		t.Fatal("Uneject changed an instance that was not ejected")
 	}
 }

@@ -168,6 +168,16 @@ func (p *Pool) Report(in *Instance, ok bool) bool {
 	return false
 }
 
+// Recovered is told that active health checks found in healthy again: it ends an outlier ejection early.
+func (p *Pool) Recovered(in *Instance) {
+	for i, x := range p.all {
+		if x == in {
+			p.detector.Uneject(i, time.Now().UnixNano())
+			return
+		}
+	}
+}
+
 // Detector is the pool's outlier detector (for reuse across reloads and for status pages).
 func (p *Pool) Detector() *outlier.Detector { return p.detector }
 
