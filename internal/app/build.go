@@ -300,7 +300,8 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.
 	if pr.Timeouts.Idle <= 0 {
 		pr.Timeouts.Idle = 60 * time.Second
 	}
-	pr.StripPrefix = r.Rewrite.StripPrefix
+	pr.StripPrefix, pr.AddPrefix = r.Rewrite.StripPrefix, r.Rewrite.AddPrefix
+	pr.NoForwarded = r.ForwardedHeaders != nil && !*r.ForwardedHeaders
 	if rp := r.Rewrite.ReplacePath; rp != nil {
 		re, err := regexp.Compile(rp.Regex)
 		if err != nil {

@@ -234,14 +234,18 @@ type Keepalive struct {
 // Route maps matching requests to a service or to a direct response.
 type Route struct {
 	Positions
-	Name            string    `yaml:"name"` // default "route-N", 1-based
-	Match           Match     `yaml:"match"`
-	Service         string    `yaml:"service"` // empty when Return is set
-	Return          *Return   `yaml:"return"`  // nil when proxying
-	Rewrite         Rewrite   `yaml:"rewrite"`
-	RequestHeaders  HeaderOps `yaml:"request_headers"`
-	ResponseHeaders HeaderOps `yaml:"response_headers"`
-	Timeouts        Timeouts  `yaml:"timeouts"` // only Set fields override the service
+	Name           string    `yaml:"name"` // default "route-N", 1-based
+	Match          Match     `yaml:"match"`
+	Service        string    `yaml:"service"` // empty when Return is set
+	Return         *Return   `yaml:"return"`  // nil when proxying
+	Rewrite        Rewrite   `yaml:"rewrite"`
+	RequestHeaders HeaderOps `yaml:"request_headers"`
+	// ForwardedHeaders says whether fjord sets X-Forwarded-For/-Proto/-Host, X-Real-IP and X-Request-Id on the
+	// request it sends upstream (default true). false passes the client's own headers of those names unchanged, as
+	// nginx does unless told otherwise.
+	ForwardedHeaders *bool     `yaml:"forwarded_headers"`
+	ResponseHeaders  HeaderOps `yaml:"response_headers"`
+	Timeouts         Timeouts  `yaml:"timeouts"` // only Set fields override the service
 }
 
 // Match selects requests. After Parse exactly one of Path, PathPrefix and
@@ -270,6 +274,7 @@ type Return struct {
 type Rewrite struct {
 	Positions
 	StripPrefix string       `yaml:"strip_prefix"`
+	AddPrefix   string       `yaml:"add_prefix"` // prepended after strip_prefix (nginx's proxy_pass with a URI part)
 	ReplacePath *ReplacePath `yaml:"replace_path"`
 	Host        string       `yaml:"host"` // "pass" (default), "upstream" or a template
 }

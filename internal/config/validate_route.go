@@ -144,6 +144,12 @@ func (v *validator) rewrite(r *Route) {
 			v.diags.Errorf(rw.At("replace_path"), "strip_prefix and replace_path are mutually exclusive")
 		}
 	}
+	if rw.Has("add_prefix") {
+		v.absPath(rw.Positions, "add_prefix", rw.AddPrefix)
+		if rw.ReplacePath != nil {
+			v.diags.Errorf(rw.At("add_prefix"), "add_prefix and replace_path are mutually exclusive")
+		}
+	}
 	if rp := rw.ReplacePath; rp != nil && rp.Has("regex") {
 		v.regexp(rp.At("regex"), "replace_path regex", rp.Regex)
 	}

@@ -37,7 +37,7 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 		if h.Kind != http1.HeaderNormal {
 			continue
 		}
-		if id := builtinHeader(h.Name); id != hdrNone {
+		if id := builtinHeader(h.Name); id != hdrNone && (id == hdrHost || !rt.NoForwarded) {
 			sawXFF = sawXFF || id == hdrXFF
 			continue
 		}
@@ -46,6 +46,27 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 		}
 		b = appendRaw(b, h)
 	}
+	if !rt.NoForwarded {
+		b = c.appendForwarded(b, ops, sawXFF)
+	}
+	b = ops.appendOps(b, c)
+	switch req.Framing {
+	case http1.FramingLength:
+		b = appendContentLength(b, req.ContentLength)
+	case http1.FramingChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if req.Upgrade != nil {
+		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
+		b = append(b, req.Upgrade...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendForwarded writes the gateway's forwarding headers, except those the route removes or sets itself.
+func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF bool) []byte {
+	req := &c.req
 	if ops.builtinOn(hdrXFF) {
 		b = append(b, "X-Forwarded-For: "...)
 		if sawXFF {
@@ -74,19 +95,7 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 		b = append(b, c.requestID...)
 		b = append(b, "\r\n"...)
 	}
-	b = ops.appendOps(b, c)
-	switch req.Framing {
-	case http1.FramingLength:
-		b = appendContentLength(b, req.ContentLength)
-	case http1.FramingChunked:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if req.Upgrade != nil {
-		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
-		b = append(b, req.Upgrade...)
-		b = append(b, "\r\n"...)
-	}
-	return append(b, "\r\n"...)
+	return b
 }
 
 // appendPriorXFF writes the client's X-Forwarded-For values followed by ", ".
@@ -102,7 +111,7 @@ func appendPriorXFF(b []byte, req *http1.Request) []byte {
 }
 
 // appendUpstreamPath writes the path sent upstream: the normalized path the route matched on (so the upstream
-// sees exactly what was routed), after the route's strip_prefix or regex rewrite.
+// sees exactly what was routed), after the route's regex rewrite, or its strip_prefix then add_prefix.
 func (c *conn) appendUpstreamPath(b []byte, rt *Route) []byte {
 	p := c.path
 	switch {
@@ -110,8 +119,15 @@ func (c *conn) appendUpstreamPath(b []byte, rt *Route) []byte {
 		return append(b, rt.Rewrite.ReplaceAll(p, []byte(rt.RewriteWith))...)
 	case rt.StripPrefix != "" && len(p) >= len(rt.StripPrefix) && string(p[:len(rt.StripPrefix)]) == rt.StripPrefix:
 		p = p[len(rt.StripPrefix):]
-		if len(p) == 0 || p[0] != '/' {
+		if rt.AddPrefix != "" {
+			b = append(b, rt.AddPrefix...)
+		} else if len(p) == 0 || p[0] != '/' {
 			b = append(b, '/')
+		}
+	case rt.AddPrefix != "":
+		b = append(b, rt.AddPrefix...)
+		if len(p) > 0 && p[0] == '/' && rt.AddPrefix[len(rt.AddPrefix)-1] == '/' {
+			p = p[1:]
 		}
 	}
 	return append(b, p...)

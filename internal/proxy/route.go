@@ -126,11 +126,16 @@ type Route struct {
 	Return  *Return
 
 	StripPrefix string         // removed from the start of the path
+	AddPrefix   string         // then prepended (nginx's proxy_pass with a URI part)
 	Rewrite     *regexp.Regexp // applied to the path when non-nil ...
 	RewriteWith string         // ... with this replacement ($1 etc.)
 
 	Host      HostMode
 	HostValue Template
+
+	// NoForwarded turns off the gateway's X-Forwarded-For/-Proto/-Host, X-Real-IP and X-Request-Id: the client's own
+	// headers of those names pass unchanged.
+	NoForwarded bool
 
 	Request  HeaderOps
 	Response HeaderOps
