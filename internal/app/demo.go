@@ -95,6 +95,7 @@ func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger
 	cfgText := DemoConfig(addr, cluster.ControlAddr(), cluster.Instances())
 	fmt.Fprintf(out, "%s\n", cfgText)
 	a := New(BytesSource("demo.yaml", []byte(cfgText)), log)
+	a.SourceName, a.AdminDefault = "demo.yaml (generated)", DefaultAdminAddr
 	a.Ready = func(addrs []string) {
 		base := "http://" + addrs[0]
 		fmt.Fprintf(out, "Try:\n")
@@ -109,6 +110,9 @@ func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger
 			fmt.Fprintf(out, "  curl -s '%s/chaos/wishlist?mode=%s'\n", base, mode)
 		}
 		fmt.Fprintf(out, "  curl -s %s/chaos                                  # every instance's mode\n", base)
+		if admin := a.AdminAddress(); admin != "" {
+			fmt.Fprintf(out, "  fjord status --admin %s                     # what fjord thinks of every instance\n", admin)
+		}
 		fmt.Fprintf(out, "fjord demo ready on %s\n", addrs[0])
 	}
 	return a.Run(ctx, reload)
