@@ -197,6 +197,6 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	return serve(stderr, *level, "fjord demo", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
-		return app.RunDemo(ctx, *listen, stdout, log, reload)
+		return app.RunDemo(ctx, *listen, version, stdout, log, reload)
 	})
 }

@@ -79,7 +79,7 @@ func writeDemoIsolation(b *strings.Builder, svc string) {
 
 // RunDemo starts the demo services, their chaos control and fjord in front of them on listen, prints the config
 // and some curl commands (the chaos ones included) to out, then serves until ctx is done.
-func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger, reload <-chan struct{}) error {
+func RunDemo(ctx context.Context, listen, version string, out io.Writer, log *slog.Logger, reload <-chan struct{}) error {
 	cluster, err := demo.Start(ctx, DemoServices, 2)
 	if err != nil {
 		return fmt.Errorf("demo services: %w", err)
@@ -95,7 +95,7 @@ func RunDemo(ctx context.Context, listen string, out io.Writer, log *slog.Logger
 	cfgText := DemoConfig(addr, cluster.ControlAddr(), cluster.Instances())
 	fmt.Fprintf(out, "%s\n", cfgText)
 	a := New(BytesSource("demo.yaml", []byte(cfgText)), log)
-	a.SourceName, a.AdminDefault = "demo.yaml (generated)", DefaultAdminAddr
+	a.Version, a.SourceName, a.AdminDefault = version, "demo.yaml (generated)", DefaultAdminAddr
 	a.Ready = func(addrs []string) {
 		base := "http://" + addrs[0]
 		fmt.Fprintf(out, "Try:\n")

@@ -48,7 +48,7 @@ func startDemo(t *testing.T) (addr string, out *demoOut, logs *logBuf) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.RunDemo(ctx, "127.0.0.1:0", out, slog.New(slog.NewTextHandler(logs, nil)), nil)
+		done <- app.RunDemo(ctx, "127.0.0.1:0", "test", out, slog.New(slog.NewTextHandler(logs, nil)), nil)
 	}()
 	t.Cleanup(func() {
 		cancel()
