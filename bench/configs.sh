@@ -68,6 +68,42 @@ EOF
 	check_200 upstream "${PORT[up2]}"
 }
 
+# With --features, each proxy gets what a production config has on: 50 routes (49 prefixes before the catch-all
+# that wrk hits), an access log written to a file, and for fjord health checks and its (default) bulkhead,
+# outlier detection and retry budget. Without it these print nothing.
+nginx_features() {
+	((FEATURES)) || return 0
+	local i
+	echo "        access_log $1/access.log;"
+	for i in $(seq 1 49); do
+		printf '        location /svc%d/ { proxy_pass http://bench; proxy_http_version 1.1; proxy_set_header Connection ""; }\n' "$i"
+	done
+}
+
+haproxy_features() {
+	((FEATURES)) || return 0
+	local i
+	echo "    log stdout format raw local0"
+	echo "    option httplog"
+	for i in $(seq 1 49); do
+		printf '    acl svc%d path_beg /svc%d/\n    use_backend bench if svc%d\n' "$i" "$i" "$i"
+	done
+}
+
+fjord_features() {
+	((FEATURES)) || return 0
+	local i
+	echo "access_log: {format: json, path: $1/access.log}"
+}
+
+fjord_feature_routes() {
+	((FEATURES)) || return 0
+	local i
+	for i in $(seq 1 49); do
+		printf '  - {match: {path_prefix: /svc%d/}, service: bench}\n' "$i"
+	done
+}
+
 write_nginx() {
 	local dir=$1
 	# Each client connection may hold an upstream connection too.
@@ -87,6 +123,7 @@ write_nginx() {
     }
     server {
         listen 127.0.0.1:${PORT[nginx]} backlog=4096;
+$(nginx_features "$dir")
         location / {
             proxy_pass http://bench;
             proxy_http_version 1.1;
@@ -116,6 +153,7 @@ defaults
 
 frontend bench
     bind 127.0.0.1:${PORT[haproxy]}
+$(haproxy_features)
     default_backend bench
 
 backend bench
@@ -126,14 +164,19 @@ EOF
 }
 
 write_fjord() {
+	local hc=""
+	((FEATURES)) && hc="    health_check: {path: /, interval: 1s}"
 	cat >"$1/fjord.yaml" <<EOF
 listeners: [{address: "127.0.0.1:${PORT[fjord]}"}]
+$(fjord_features "$1")
 services:
   bench:
     instances: ["127.0.0.1:${PORT[up1]}", "127.0.0.1:${PORT[up2]}"]
     timeouts: {connect: 2s, response_header: 30s, idle: 60s}
     keepalive: {max_idle_per_instance: 512}
+$hc
 routes:
+$(fjord_feature_routes)
   - match: {path_prefix: /}
     service: bench
 EOF

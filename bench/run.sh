@@ -21,6 +21,7 @@ usage: bench/run.sh [options]
   --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord GOMAXPROCS (default 1)
   --load-threads N   wrk threads and upstream nginx workers (default 1)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
+  --features         production features on: 50 routes, access log to a file (all three), health checks (fjord)
   --idle N           instead of a load test: hold N idle keep-alive connections (one request each) open
                      against each proxy and report its memory per connection
   --keep             keep the temp dir (configs, logs, raw wrk output)
@@ -43,6 +44,7 @@ WORKERS=1
 LOAD_THREADS=1
 KEEP=0
 IDLE=0
+FEATURES=0
 WARMUP=1
 FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
 
@@ -73,6 +75,7 @@ parse_args() {
 		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
 		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
 		--idle) IDLE=${2:?--idle needs a value}; shift ;;
+		--features) FEATURES=1 ;;
 		--keep) KEEP=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; die "unknown option: $1" ;;
