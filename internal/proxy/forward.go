@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
@@ -298,9 +299,14 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 			return false, false
 		}
 	}
-	_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-	_, err := http1.CopyBody(uc, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
-	_ = c.dc.Clear()
+	var err error
+	if dst, src, ok := spliceable(uc.Conn.Conn, c.nc); ok && c.req.Framing == http1.FramingLength && c.req.ContentLength >= spliceMin {
+		err = c.spliceRequestBody(dst, src, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
+	} else {
+		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
+		_, err = http1.CopyBody(uc, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
+		_ = c.dc.Clear()
+	}
 	if err == nil {
 		return true, false
 	}
@@ -315,6 +321,26 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		return false, false
 	}
 	return false, c.gatewayFail(rt, uc.Instance(), classify("send request body", err))
+}
+
+// spliceRequestBody sends a large request body of known length: the bytes already read with the head first, the
+// rest socket to socket. A failure is reported as the client's (a SourceError) unless the upstream side timed out.
+func (c *conn) spliceRequestBody(dst, src *net.TCPConn, idle time.Duration, hard time.Time) error {
+	n := c.req.ContentLength
+	if buf := c.r.Buffered(); len(buf) > 0 {
+		k := min(int64(len(buf)), n)
+		if _, err := dst.Write(buf[:k]); err != nil {
+			return &http1.DestError{Err: err}
+		}
+		c.r.Discard(int(k))
+		n -= k
+	}
+	_, err := splice(dst, src, n, idle, hard)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		return &http1.SourceError{Err: err}
+	}
+	return nil
 }
 
 // responseHeaderDeadline is when the response head must have arrived, for a request sent now: the retry policy's
@@ -414,10 +440,21 @@ func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard tim
 		_ = uc.Close()
 		return !closeAfter
 	}
-	_ = uc.Set(rt.Timeouts.Idle, hard)
-	_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-	n, err := http1.CopyBody(&c.dc, uc.R, resp.Framing, remaining, out, c.bodyBuf())
-	_ = c.dc.Clear()
+	var n int64
+	var err error
+	if dst, src, ok := spliceable(c.nc, uc.Conn.Conn); ok && out == http1.FramingLength && resp.Framing == http1.FramingLength &&
+		remaining >= spliceMin && len(uc.R.Buffered()) == 0 {
+		n, err = splice(dst, src, remaining, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		if err != nil && !isTimeout(err) {
+			err = &http1.DestError{Err: err} // splice cannot tell which side broke; a reset client is the common case
+		}
+	} else {
+		_ = uc.Set(rt.Timeouts.Idle, hard)
+		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
+		n, err = http1.CopyBody(&c.dc, uc.R, resp.Framing, remaining, out, c.bodyBuf())
+		_ = c.dc.Clear()
+	}
 	c.log.BytesSent += n
 	if err != nil {
 		_ = uc.Close()
