@@ -15,6 +15,7 @@ import (
 
 	"github.com/fjord-gw/fjord/internal/app"
 	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/nginx"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -23,8 +24,10 @@ var version = "dev"
 const usage = `fjord - API gateway, reverse proxy and load balancer
 
 Usage:
-  fjord run -c FILE          serve with a configuration file (SIGHUP reloads, SIGTERM/SIGINT stop gracefully)
-  fjord validate [--json] FILE   check a configuration; exit 0 when valid, 1 when not
+  fjord run -c FILE [--format auto|native|nginx]   serve with a configuration file, native or nginx.conf
+                             (SIGHUP reloads, SIGTERM/SIGINT stop gracefully)
+  fjord validate [--json] [--format F] FILE   check a configuration; exit 0 when valid, 1 when not
+  fjord convert FILE         print the native equivalent of an nginx configuration (see docs/nginx.md)
   fjord demo [--listen ADDR] start demo services and fjord in front of them
   fjord status [--admin ADDR]  show services and instances of a running fjord
   fjord version              print the version
@@ -46,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "convert":
+		return cmdConvert(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
 	case "status":
@@ -119,6 +124,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	adminAddr := fs.String("admin", "", "admin interface address (default: the config's admin.address, else "+
 		app.DefaultAdminAddr+"; \"off\" disables it)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("format", app.FormatAuto, "configuration format: auto, native or nginx")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -126,8 +132,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	src, err := app.SourceFor(*file, *format)
+	if err != nil {
+		fmt.Fprintln(stderr, "fjord:", err)
+		return 2
+	}
 	return serve(stderr, *level, "fjord", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
-		a := app.New(app.FileSource(*file), log)
+		a := app.New(src, log)
 		a.Version, a.SourceName = version, *file
 		a.AdminAddr, a.AdminDefault = *adminAddr, app.DefaultAdminAddr
 		return a.Run(ctx, reload)
@@ -154,6 +165,7 @@ func serve(stderr io.Writer, level, prefix string, run func(context.Context, *sl
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", "fjord validate [--json] FILE", stderr)
 	asJSON := fs.Bool("json", false, "print diagnostics as JSON (for CI)")
+	format := fs.String("format", app.FormatAuto, "configuration format: auto, native or nginx")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -162,7 +174,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	path := fs.Arg(0)
-	b, diags := app.Load(app.FileSource(path), nil)
+	src, err := app.SourceFor(path, *format)
+	if err != nil {
+		fmt.Fprintln(stderr, "fjord:", err)
+		return 2
+	}
+	b, diags := app.Load(src, nil)
 	if *asJSON {
 		out := struct {
 			File        string             `json:"file"`
@@ -199,4 +216,32 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	return serve(stderr, *level, "fjord demo", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
 		return app.RunDemo(ctx, *listen, version, stdout, log, reload)
 	})
+}
+
+// cmdConvert prints the native equivalent of an nginx configuration; the
+// diagnostics go to stderr, and any error makes the exit status 1.
+func cmdConvert(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("convert", "fjord convert [--format nginx] FILE", stderr)
+	format := fs.String("format", app.FormatNginx, "input format (only nginx)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 || *format != app.FormatNginx {
+		fs.Usage()
+		return 2
+	}
+	ds, err := nginx.ParseFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, "fjord convert:", err)
+		return 1
+	}
+	y, diags := nginx.Convert(ds)
+	for _, d := range diags {
+		fmt.Fprintln(stderr, d)
+	}
+	if nginx.HasErrors(diags) {
+		return 1
+	}
+	_, _ = stdout.Write(y)
+	return 0
 }

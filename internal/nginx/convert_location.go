@@ -1,0 +1,273 @@
+package nginx
+
+import (
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// location converts a location block (and, flattened, its nested prefix
+// and exact locations) into routes. outer is the enclosing location's path
+// for a nested one.
+func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *route, static bool) {
+	r := &route{pos: l.Pos}
+	if !c.locationMatch(l, r, outer) {
+		return
+	}
+	var pass, ret *Directive
+	for _, e := range l.Block {
+		switch {
+		case e.Name == "location":
+		case c.setting(e, sc):
+		case e.Name == "proxy_pass":
+			pass = e
+		case e.Name == "return":
+			ret = e
+		case static && staticFiles[e.Name]:
+			// root/index/try_files of a static-only server: reported once on the server.
+		case notYet[e.Name]:
+			c.unsupported(e)
+		case e.Name == "access_log" || strings.HasPrefix(e.Name, "gzip") || nginxOnly[e.Name]:
+			c.ignored(e, "set once at http level in fjord, or tunes nginx itself")
+		default:
+			c.unknown(e, "location")
+		}
+	}
+	switch {
+	case ret != nil:
+		if pass != nil {
+			c.diag(pass.Pos, SeverityWarning, "return runs before proxy_pass: proxy_pass is never used")
+		}
+		c.returnRoute(r, ret, si)
+		c.addRoute(r, si)
+	case pass != nil:
+		if c.proxyRoute(r, pass, sc, si) {
+			c.addRoute(r, si)
+			c.slashRedirect(l, r, si)
+		}
+	case static:
+		r.isReturn, r.retStatus = true, 404
+		c.addRoute(r, si)
+	case len(l.Find("location")) == 0 || r.kind != "path_prefix":
+		c.errorf(l.Pos, "location without proxy_pass or return serves static files: not supported yet")
+	}
+	for _, n := range l.Find("location") {
+		if outer != nil {
+			c.errorf(n.Pos, "locations nested two levels deep: not supported yet")
+			continue
+		}
+		c.location(n, sc.clone(), si, r, static)
+	}
+}
+
+// locationMatch fills r's path match from the location's modifier.
+func (c *converter) locationMatch(l *Directive, r *route, outer *route) bool {
+	vs := l.Values()
+	if len(vs) < 1 || len(vs) > 2 {
+		c.errorf(l.Pos, `invalid number of arguments in "location" directive`)
+		return false
+	}
+	mod, arg := "", vs[0]
+	argPos := l.Args[0].Pos
+	if len(vs) == 2 {
+		mod, arg, argPos = vs[0], vs[1], l.Args[1].Pos
+	}
+	switch mod {
+	case "":
+		if strings.HasPrefix(arg, "@") {
+			c.errorf(l.Pos, "named location %s: not supported yet", arg)
+			return false
+		}
+		r.kind, r.path = "path_prefix", arg
+	case "=":
+		r.kind, r.path = "path", arg
+	case "^~":
+		r.kind, r.path, r.prefixFirst = "path_prefix", arg, true
+	case "~", "~*":
+		re, err := translateRegex(arg, mod == "~*")
+		if err != "" {
+			c.errorf(argPos, "location regex %q: %s", arg, err)
+			return false
+		}
+		r.kind, r.path = "path_regex", re
+	default:
+		c.errorf(l.Args[0].Pos, "invalid location modifier %q", mod)
+		return false
+	}
+	if outer != nil {
+		switch {
+		case outer.kind != "path_prefix":
+			c.errorf(l.Pos, "location nested in an exact or regex location: not supported yet")
+			return false
+		case r.kind == "path_regex":
+			c.errorf(l.Pos, "regex location nested in a location: not supported yet")
+			return false
+		case !strings.HasPrefix(r.path, outer.path):
+			c.errorf(l.Pos, "location %q is outside location %q", r.path, outer.path)
+			return false
+		}
+	}
+	if r.kind != "path_regex" && !strings.HasPrefix(r.path, "/") {
+		c.errorf(argPos, "location %q: fjord paths start with /", r.path)
+		return false
+	}
+	return true
+}
+
+// translateRegex turns an unanchored PCRE location regex into an RE2 regex
+// that must match the whole path, which is what fjord's path_regex does.
+func translateRegex(re string, fold bool) (string, string) {
+	for _, bad := range []string{"(?=", "(?!", "(?<=", "(?<!", "(?>", "\\K"} {
+		if strings.Contains(re, bad) {
+			return "", "lookaround and atomic groups (" + bad + ") are not available in fjord's RE2"
+		}
+	}
+	if regexp.MustCompile(`\\[1-9]`).MatchString(re) {
+		return "", "backreferences are not available in fjord's RE2"
+	}
+	// .*(?:re).* matches the whole path exactly when re matches anywhere in
+	// it; ^ and $ inside the group still anchor at the path's ends.
+	out := ".*(?:" + re + ").*"
+	if fold {
+		out = "(?i)" + out
+	}
+	if _, err := regexp.Compile(out); err != nil {
+		return "", err.Error()
+	}
+	return out, ""
+}
+
+// returnRoute makes r a direct response from `return CODE [TEXT|URL]` or `return URL`.
+func (c *converter) returnRoute(r *route, d *Directive, si *serverInfo) {
+	r.isReturn = true
+	if !c.nargs(d, 1, 2) {
+		return
+	}
+	vs := d.Values()
+	code, err := strconv.Atoi(vs[0])
+	text := ""
+	if len(vs) == 2 {
+		text = vs[1]
+	}
+	if err != nil {
+		if !strings.HasPrefix(vs[0], "http://") && !strings.HasPrefix(vs[0], "https://") || len(vs) != 1 {
+			c.errorf(d.Args[0].Pos, "invalid return code %q", vs[0])
+			return
+		}
+		code, text = 302, vs[0]
+	}
+	if code == 444 || code < 100 || code > 599 {
+		c.errorf(d.Args[0].Pos, "return %d: not supported", code)
+		return
+	}
+	if strings.Contains(text, "$") {
+		c.errorf(d.Pos, "variables in return: not supported yet")
+		return
+	}
+	r.retStatus = code
+	switch code {
+	case 301, 302, 303, 307, 308:
+		r.retLocation = text
+	default:
+		r.retBody = text
+	}
+}
+
+// proxyRoute fills r from proxy_pass and the proxy settings in force.
+func (c *converter) proxyRoute(r *route, pass *Directive, sc *scope, si *serverInfo) bool {
+	if !c.nargs(pass, 1, 1) {
+		return false
+	}
+	raw := pass.Args[0].Value
+	if strings.Contains(raw, "$") {
+		c.errorf(pass.Args[0].Pos, "variables in proxy_pass: not supported yet")
+		return false
+	}
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok {
+		if strings.HasPrefix(raw, "https://") {
+			c.errorf(pass.Args[0].Pos, "proxy_pass to https:// upstreams: not supported yet")
+		} else {
+			c.errorf(pass.Args[0].Pos, "invalid URL prefix in %q", raw)
+		}
+		return false
+	}
+	hostport, uri, hasURI := strings.Cut(rest, "/")
+	if hasURI {
+		uri = "/" + uri
+	}
+	s := c.upstreams[hostport]
+	proxyHost := hostport
+	if s == nil {
+		addr, ok := c.hostPort(Arg{Value: hostport, Pos: pass.Args[0].Pos})
+		if !ok {
+			return false
+		}
+		s = c.addrService(addr, pass.Pos)
+	}
+	r.service = s
+	s.used = true
+	if hasURI {
+		if r.kind == "path_regex" {
+			c.errorf(pass.Args[0].Pos, `"proxy_pass" cannot have URI part in location given by regular expression`)
+			return false
+		}
+		if _, err := url.ParseRequestURI(uri); err != nil || strings.Contains(uri, "?") {
+			c.errorf(pass.Args[0].Pos, "proxy_pass URI %q: not supported yet", uri)
+			return false
+		}
+		r.strip, r.add = r.path, uri
+	}
+	c.retries(s, sc, pass.Pos)
+	connect, read, send := sc.timeouts()
+	if connect != nginxTimeout {
+		r.connect = connect.String()
+	}
+	if read != nginxTimeout {
+		r.rh = read.String()
+	}
+	if idle := max(read, send); idle != nginxTimeout {
+		r.idle = idle.String()
+	}
+	return c.headers(r, sc, si, proxyHost)
+}
+
+// addrService returns the service synthesized for proxy_pass to an address.
+func (c *converter) addrService(addr string, p Pos) *service {
+	key := "addr " + addr
+	if s := c.upstreams[key]; s != nil {
+		return s
+	}
+	s := &service{name: c.serviceName(addr), pos: p, balancer: "round_robin",
+		instances: []instance{{addr: addr, weight: 1, pos: p}}}
+	c.upstreams[key] = s
+	c.services = append(c.services, s)
+	return s
+}
+
+// slashRedirect reproduces nginx's answer to a request for a proxied prefix
+// location's path without its trailing slash: a 301 to the path with the
+// slash, unless another location claims that path exactly or as a prefix.
+func (c *converter) slashRedirect(l *Directive, r *route, si *serverInfo) {
+	if r.kind != "path_prefix" || len(r.path) < 2 || !strings.HasSuffix(r.path, "/") {
+		return
+	}
+	bare := strings.TrimSuffix(r.path, "/")
+	claimed := false
+	Walk(si.d.Block, func(d *Directive) bool {
+		if d.Name == "location" {
+			v := d.Values()
+			if v[len(v)-1] == bare && (len(v) == 1 || v[0] == "=" || v[0] == "^~") {
+				claimed = true
+			}
+		}
+		return !claimed
+	})
+	if claimed {
+		return
+	}
+	c.diag(l.Pos, SeverityInfo, "%s without the slash answers 301 to %s, as in nginx (with a relative Location)", bare, r.path)
+	rd := &route{pos: r.pos, kind: "path", path: bare, isReturn: true, retStatus: 301, retLocation: r.path}
+	c.addRoute(rd, si)
+}

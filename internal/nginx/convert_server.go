@@ -1,0 +1,266 @@
+package nginx
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// listener is one distinct listen address.
+type listener struct {
+	name, addr string
+	pos        Pos
+	dflt       *Directive // the default server of this address
+}
+
+// kv is an ordered header entry of a route.
+type kv struct {
+	name, value string
+	pos         Pos
+}
+
+// route is one fjord route: a location (or server-level return) on some
+// listeners, with or without host names.
+type route struct {
+	name        string
+	pos         Pos
+	listeners   []string
+	hosts       []string
+	kind, path  string // "path", "path_prefix" or "path_regex"
+	prefixFirst bool
+	service     *service
+	retStatus   int
+	retBody     string
+	retLocation string
+	isReturn    bool
+	strip, add  string
+	host        string
+	forwarded   bool
+	set, resAdd []kv
+	remove      []string
+	resRemove   []string
+	connect     string
+	rh, idle    string
+}
+
+// serverInfo is what the locations of one server block share.
+type serverInfo struct {
+	d         *Directive
+	listeners []*listener
+	hosts     []string
+	firstName string
+}
+
+// server converts a server block into listeners and routes.
+func (c *converter) server(d *Directive, sc *scope) {
+	si := &serverInfo{d: d, listeners: c.serverListeners[d]}
+	for _, n := range d.Find("server_name") {
+		for _, a := range n.Args {
+			if si.firstName == "" {
+				si.firstName = a.Value
+			}
+			si.hosts = append(si.hosts, c.serverName(a)...)
+		}
+	}
+	var ret *Directive
+	static := !proxies(d.Block)
+	for _, e := range d.Block {
+		switch {
+		case e.Name == "listen" || e.Name == "server_name" || e.Name == "location":
+		case static && staticFiles[e.Name]:
+			// reported once for the server below
+		case c.setting(e, sc):
+		case e.Name == "return":
+			ret = e
+		case e.Name == "access_log":
+			c.ignored(e, "fjord writes one access log, configured at http level")
+		case strings.HasPrefix(e.Name, "ssl_"):
+			c.ignored(e, "TLS is not supported yet; no listener uses it")
+		case strings.HasPrefix(e.Name, "gzip"):
+			c.ignored(e, "fjord does not compress responses yet")
+		case e.Name == "keepalive_timeout" || nginxOnly[e.Name]:
+			c.ignored(e, "tunes nginx itself, or is set once at http level in fjord")
+		case notYet[e.Name]:
+			c.unsupported(e)
+		default:
+			c.unknown(e, "server")
+		}
+	}
+	if ret != nil {
+		// A server-level return runs before location matching: it answers
+		// every request of the server.
+		r := &route{kind: "path_prefix", path: "/", pos: ret.Pos}
+		c.returnRoute(r, ret, si)
+		c.addRoute(r, si)
+		if len(d.Find("location")) > 0 {
+			c.diag(ret.Pos, SeverityInfo, "server-level return answers every request: the locations are unreachable")
+		}
+		return
+	}
+	if static {
+		c.diag(d.Pos, SeverityWarning, "server serves only static files, which fjord does not do yet: "+
+			"its locations answer 404")
+	}
+	for _, l := range d.Find("location") {
+		c.location(l, sc.clone(), si, nil, static)
+	}
+}
+
+// staticFiles are the directives of nginx's file serving.
+var staticFiles = map[string]bool{"root": true, "alias": true, "index": true, "try_files": true}
+
+// proxies reports whether any location in ds proxies or returns.
+func proxies(ds []*Directive) bool {
+	found := false
+	Walk(ds, func(d *Directive) bool {
+		if d.Name == "proxy_pass" || d.Name == "return" {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// listens registers the listeners of server d. It runs for every server
+// before any routes are made, because a later server's default_server
+// decides which server gets the default routes.
+func (c *converter) listens(d *Directive) {
+	listens := d.Find("listen")
+	if len(listens) == 0 {
+		c.diag(d.Pos, SeverityInfo, "server without listen: nginx listens on *:80")
+		c.serverListeners[d] = append(c.serverListeners[d], c.listener("0.0.0.0:80", d.Pos, d, false))
+	}
+	for _, l := range listens {
+		if ln := c.listenDirective(l, d); ln != nil {
+			c.serverListeners[d] = append(c.serverListeners[d], ln)
+		}
+	}
+}
+
+// listenDirective parses `listen ADDR [flags]` and returns its listener.
+func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
+	if !c.nargs(l, 1, 20) {
+		return nil
+	}
+	addr, ok := c.listenAddr(l.Args[0])
+	if !ok {
+		return nil
+	}
+	dflt := false
+	for _, a := range l.Args[1:] {
+		k, _, _ := strings.Cut(a.Value, "=")
+		switch k {
+		case "default_server", "default":
+			dflt = true
+		case "ssl", "http2", "quic", "http3":
+			c.errorf(a.Pos, "listen %s: TLS/HTTP/2 not supported yet", a.Value)
+		case "proxy_protocol":
+			c.errorf(a.Pos, "listen proxy_protocol: not supported yet")
+		case "reuseport", "backlog", "rcvbuf", "sndbuf", "deferred", "bind", "ipv6only", "so_keepalive",
+			"fastopen", "accept_filter", "setfib":
+			c.diag(a.Pos, SeverityWarning, "ignored: listen parameter %s (tunes nginx's socket)", a.Value)
+		default:
+			c.errorf(a.Pos, "invalid listen parameter %q", a.Value)
+		}
+	}
+	return c.listener(addr, l.Pos, srv, dflt)
+}
+
+// listener returns the listener for addr, creating it, and records srv as
+// its default server when it is the first or says default_server.
+func (c *converter) listener(addr string, p Pos, srv *Directive, dflt bool) *listener {
+	ln := c.byAddr[addr]
+	if ln == nil {
+		ln = &listener{name: addr, addr: addr, pos: p, dflt: srv}
+		c.byAddr[addr] = ln
+		c.listeners = append(c.listeners, ln)
+	}
+	if dflt {
+		ln.dflt = srv
+	}
+	return ln
+}
+
+// listenAddr normalizes nginx's listen address forms to host:port.
+func (c *converter) listenAddr(a Arg) (string, bool) {
+	v := a.Value
+	if strings.HasPrefix(v, "unix:") {
+		c.errorf(a.Pos, "listen on a unix socket: not supported yet")
+		return "", false
+	}
+	if _, err := strconv.Atoi(v); err == nil {
+		return "0.0.0.0:" + v, true
+	}
+	if h, p, err := net.SplitHostPort(v); err == nil {
+		if h == "*" {
+			h = "0.0.0.0"
+		}
+		return net.JoinHostPort(h, p), true
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+	if h == "*" {
+		h = "0.0.0.0"
+	}
+	return net.JoinHostPort(h, "80"), true
+}
+
+// serverName maps one server_name argument to fjord host patterns.
+func (c *converter) serverName(a Arg) []string {
+	v := strings.ToLower(a.Value)
+	switch {
+	case v == "" || v == "_":
+		return nil // matches no real host; the server is reached as a default only
+	case strings.HasPrefix(v, "~"):
+		return []string{v}
+	case strings.HasPrefix(v, "."):
+		return []string{v[1:], "*" + v}
+	case strings.Contains(v, "$"):
+		c.errorf(a.Pos, "server_name with variables: not supported")
+		return nil
+	}
+	return []string{v}
+}
+
+// addRoute names r, attaches it to the server's listeners and hosts, and adds
+// a copy without hosts on the listeners whose default server this is.
+func (c *converter) addRoute(r *route, si *serverInfo) {
+	var all, dflt []string
+	for _, ln := range si.listeners {
+		if !contains(all, ln.name) {
+			all = append(all, ln.name)
+		}
+		if ln.dflt == si.d && !contains(dflt, ln.name) {
+			dflt = append(dflt, ln.name)
+		}
+	}
+	base := strings.TrimSuffix(filepath.Base(r.pos.File), filepath.Ext(r.pos.File)) + "-" + strconv.Itoa(r.pos.Line)
+	if len(si.hosts) > 0 {
+		h := *r
+		h.listeners, h.hosts, h.name = all, si.hosts, c.routeName(base)
+		c.routes = append(c.routes, &h)
+	}
+	if len(dflt) > 0 {
+		d := *r
+		d.listeners, d.hosts, d.name = dflt, nil, c.routeName(base+"-default")
+		c.routes = append(c.routes, &d)
+	}
+}
+
+func (c *converter) routeName(base string) string {
+	name := base
+	for i := 2; c.rtNames[name]; i++ {
+		name = base + "-" + strconv.Itoa(i)
+	}
+	c.rtNames[name] = true
+	return name
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
