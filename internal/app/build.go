@@ -253,7 +253,7 @@ func (b *Built) Retired(next *Built) []*upstream.Instance {
 
 func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.Diagnostics) (router.Route[*proxy.Route], *proxy.Route) {
 	m := &r.Match
-	rr := router.Route[*proxy.Route]{Hosts: m.Hosts, Methods: m.Methods}
+	rr := router.Route[*proxy.Route]{Hosts: m.Hosts, Methods: m.Methods, PrefixFirst: m.PrefixFirst}
 	switch {
 	case m.Path != "":
 		rr.PathKind, rr.Path = router.PathExact, m.Path

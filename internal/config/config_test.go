@@ -338,3 +338,33 @@ func TestSuggest(t *testing.T) {
 		})
 	}
 }
+
+// TestNginxMatchForms checks that the nginx-derived match forms decode and
+// validate without diagnostics.
+func TestNginxMatchForms(t *testing.T) {
+	tests := []struct {
+		name      string
+		match     string
+		wantHosts []string
+		wantFirst bool
+	}{
+		{"prefix_first", "{path_prefix: /i/, prefix_first: true}", nil, true},
+		{"prefix_first on default prefix", "{prefix_first: true}", nil, true},
+		{"prefix_first false with path", "{path: /x, prefix_first: false}", nil, false},
+		{"dot host", `{host: .example.no}`, []string{".example.no"}, false},
+		{"trailing host", `{hosts: ["www.example.*", "10.0.0.*"]}`, []string{"www.example.*", "10.0.0.*"}, false},
+		{"regex host", `{host: "~^(www\\.)?example\\.no$"}`, []string{`~^(www\.)?example\.no$`}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, diags := Parse("c.yaml", []byte(withSvc("routes:", "  - service: a", "    match: "+tc.match)))
+			if len(diags) != 0 {
+				t.Fatalf("diagnostics: %s", diags)
+			}
+			m := cfg.Routes[0].Match
+			if m.PrefixFirst != tc.wantFirst || !reflect.DeepEqual(m.Hosts, tc.wantHosts) {
+				t.Fatalf("prefix_first %v hosts %q, want %v %q", m.PrefixFirst, m.Hosts, tc.wantFirst, tc.wantHosts)
+			}
+		})
+	}
+}

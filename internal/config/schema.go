@@ -253,13 +253,16 @@ type Route struct {
 // Has("path_prefix") to tell).
 type Match struct {
 	Positions
-	Listeners  []string          `yaml:"listeners"`         // nil = every listener; else only these (by name)
-	Hosts      []string          `yaml:"hosts,single=host"` // nil or "*" = any host
-	Path       string            `yaml:"path"`
-	PathPrefix string            `yaml:"path_prefix"`
-	PathRegex  string            `yaml:"path_regex"`
-	Methods    []string          `yaml:"methods"` // nil = any method
-	Headers    map[string]string `yaml:"headers"` // "*" = present, "~re" = regexp
+	Listeners  []string `yaml:"listeners"`         // nil = every listener; else only these (by name)
+	Hosts      []string `yaml:"hosts,single=host"` // nil or "*" = any host; nginx server_name forms
+	Path       string   `yaml:"path"`
+	PathPrefix string   `yaml:"path_prefix"`
+	PathRegex  string   `yaml:"path_regex"`
+	// PrefixFirst (only with PathPrefix) is nginx's "location ^~": when this
+	// is the longest matching prefix, regex routes are not tried.
+	PrefixFirst bool              `yaml:"prefix_first"`
+	Methods     []string          `yaml:"methods"` // nil = any method
+	Headers     map[string]string `yaml:"headers"` // "*" = present, "~re" = regexp
 }
 
 // Return is a direct response served without contacting a service.

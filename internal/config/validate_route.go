@@ -67,8 +67,17 @@ func (v *validator) target(c *Config, r *Route) {
 
 func (v *validator) match(m *Match) {
 	for i, h := range m.Hosts {
+		at := m.At("hosts." + itoa(i))
+		if re, ok := strings.CutPrefix(h, "~"); ok {
+			if re == "" {
+				v.diags.Errorf(at, "host regex %q is empty", h)
+			} else {
+				v.regexp(at, "host regex", re)
+			}
+			continue
+		}
 		if !validHostPattern(h) {
-			v.diags.Errorf(m.At("hosts."+itoa(i)), "invalid host %q: want a host name, \"*.\" followed by a host name, or \"*\"", h)
+			v.diags.Errorf(at, "invalid host %q: want a host name, *.name, .name, name.*, ~regex or *", h)
 		}
 	}
 	var first string
@@ -81,6 +90,13 @@ func (v *validator) match(m *Match) {
 			continue
 		}
 		first = key
+	}
+	if m.PrefixFirst {
+		for _, key := range []string{"path", "path_regex"} {
+			if m.Has(key) {
+				v.diags.Errorf(m.At("prefix_first"), "prefix_first applies only to path_prefix, not to %s", key)
+			}
+		}
 	}
 	v.absPath(m.Positions, "path", m.Path)
 	v.absPath(m.Positions, "path_prefix", m.PathPrefix)
@@ -104,11 +120,22 @@ func (v *validator) match(m *Match) {
 	}
 }
 
+// validHostPattern accepts the non-regex host forms: "*", an exact name or
+// IP, and the nginx wildcards "*.name", ".name" (name and its subdomains)
+// and "name.*".
 func validHostPattern(h string) bool {
 	if h == "*" {
 		return true
 	}
-	h = strings.TrimPrefix(h, "*.")
+	if rest, ok := strings.CutPrefix(h, "*."); ok {
+		return isHostname(rest) || isIP(rest)
+	}
+	if rest, ok := strings.CutPrefix(h, "."); ok {
+		return isHostname(rest)
+	}
+	if rest, ok := strings.CutSuffix(h, ".*"); ok {
+		return isHostname(rest) && !strings.HasSuffix(rest, ".")
+	}
 	return isHostname(h) || isIP(h)
 }
 

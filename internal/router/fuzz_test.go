@@ -13,6 +13,7 @@ import (
 func FuzzMatch(f *testing.F) {
 	routes := benchRoutes(10)
 	routes = append(routes, Route[int]{Hosts: []string{"[::1]"}, PathKind: PathRegex, Path: `/(a|b)+`, Target: len(routes)})
+	routes = append(routes, Route[int]{Hosts: []string{".x.no", "svc1.example.*", `~^[a-c]+\.`}, Path: "/s", PrefixFirst: true, Target: len(routes)})
 	tbl, _ := mustBuild(f, routes)
 	for _, s := range []struct{ host, path string }{
 		{"svc1.example.no", "/api/v1/item3"}, {"a.tenant4.example.no:1", "/static/1/x"}, {"[::1]:80", "/abab"},
@@ -53,15 +54,16 @@ func FuzzMatch(f *testing.F) {
 // FuzzHostPattern checks that accepted host patterns are normalized to a
 // fixed point: parsing the normalized form gives the same key.
 func FuzzHostPattern(f *testing.F) {
-	for _, h := range []string{"*", "A.no.", "*.x.NO", "[::1]", "::1", "a:1", "*.*", "a..b", "[::1]:2"} {
+	for _, h := range []string{"*", "A.no.", "*.x.NO", "[::1]", "::1", "a:1", "*.*", "a..b", "[::1]:2",
+		".X.no", "www.Example.*", "*.a.*", "~^(www\\.)?x\\.NO$", "~(", "~", ".", ".*"} {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		k, err := parseHostPattern(h)
+		k, _, err := parseHostPattern(h)
 		if err != nil {
 			return
 		}
-		k2, err := parseHostPattern(k.String())
+		k2, _, err := parseHostPattern(k.String())
 		if err != nil || k2 != k {
 			t.Fatalf("%q -> %v -> %v, %v", h, k, k2, err)
 		}

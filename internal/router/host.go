@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 )
 
@@ -16,48 +17,96 @@ const maxHostLen = 256
 type hostKind uint8
 
 const (
-	hostDefault hostKind = iota
-	hostExact
-	hostWildcard // name is the suffix after "*."
+	hostDefault  hostKind = iota
+	hostExact             // name is the host
+	hostWildcard          // "*.name": any depth of subdomain of name
+	hostDot               // ".name" as configured: name itself and "*.name"; never a group key
+	hostApex              // group key for name itself when configured as ".name"
+	hostTrailing          // "name.*": name followed by one or more labels
+	hostRegex             // "~name": name is the pattern as written
 )
 
-// hostKey identifies a host group.
+// hostKey identifies a configured host pattern and, except hostDot, a host
+// group. Comparable, so it keys maps; a regex is identified by its source.
 type hostKey struct {
 	kind hostKind
-	name string // lower case, no trailing dot; IPv6 literals bracketed
+	name string // lower case, no trailing dot, IPv6 literals bracketed; regex as written
 }
 
 func (k hostKey) String() string {
 	switch k.kind {
-	case hostExact:
+	case hostExact, hostApex:
 		return k.name
 	case hostWildcard:
 		return "*." + k.name
+	case hostDot:
+		return "." + k.name
+	case hostTrailing:
+		return k.name + ".*"
+	case hostRegex:
+		return "~" + k.name
 	}
 	return "*"
 }
 
-// parseHostPattern validates and normalizes one configured host.
-func parseHostPattern(h string) (hostKey, error) {
-	if h == "*" {
-		return hostKey{kind: hostDefault}, nil
+// groupKeys returns the host groups a route with pattern k joins: ".name"
+// joins the "*.name" group (the two are indistinguishable for subdomains)
+// and its own apex group, which ranks just below an exact "name".
+func (k hostKey) groupKeys() []hostKey {
+	if k.kind == hostDot {
+		return []hostKey{{kind: hostWildcard, name: k.name}, {kind: hostApex, name: k.name}}
 	}
-	if h == "" {
-		return hostKey{}, errors.New("empty host")
-	}
-	if h[0] == '[' || strings.Count(h, ":") > 1 {
+	return []hostKey{k}
+}
+
+// parseHostPattern validates and normalizes one configured host. For a
+// regex host it also returns the compiled, case-insensitive pattern.
+func parseHostPattern(h string) (hostKey, *regexp.Regexp, error) {
+	switch {
+	case h == "*":
+		return hostKey{kind: hostDefault}, nil, nil
+	case h == "":
+		return hostKey{}, nil, errors.New("empty host")
+	case h[0] == '~':
+		re, err := compileHostRegex(h[1:])
+		if err != nil {
+			return hostKey{}, nil, fmt.Errorf("host %q: %w", h, err)
+		}
+		return hostKey{kind: hostRegex, name: h[1:]}, re, nil
+	case h[0] == '[' || strings.Count(h, ":") > 1:
 		name, err := parseIPv6Pattern(h)
-		return hostKey{kind: hostExact, name: name}, err
+		return hostKey{kind: hostExact, name: name}, nil, err
 	}
 	name := strings.ToLower(strings.TrimSuffix(h, "."))
 	kind := hostExact
 	if rest, ok := strings.CutPrefix(name, "*."); ok {
 		kind, name = hostWildcard, rest
+	} else if rest, ok := strings.CutPrefix(name, "."); ok {
+		kind, name = hostDot, rest
+	} else if rest, ok := strings.CutSuffix(name, ".*"); ok {
+		kind, name = hostTrailing, rest
 	}
 	if err := checkHostName(name); err != nil {
-		return hostKey{}, fmt.Errorf("host %q: %w", h, err)
+		return hostKey{}, nil, fmt.Errorf("host %q: %w", h, err)
 	}
-	return hostKey{kind: kind, name: name}, nil
+	return hostKey{kind: kind, name: name}, nil, nil
+}
+
+// compileHostRegex compiles a regex host. Matching is case-insensitive, as
+// in nginx, so patterns need not be written in lower case. The bare pattern
+// is compiled first so that the flag prefix cannot hide a syntax error.
+func compileHostRegex(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, errors.New("empty regex")
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, fmt.Errorf("compile regex: %w", err)
+	}
+	re, err := regexp.Compile("(?i)" + expr)
+	if err != nil {
+		return nil, fmt.Errorf("compile case-insensitive regex: %w", err)
+	}
+	return re, nil
 }
 
 // parseIPv6Pattern accepts "[::1]" or "::1" and returns the bracketed,
@@ -102,7 +151,7 @@ func checkHostName(name string) error {
 		case c == ':':
 			return errors.New("must not include a port")
 		case c == '*':
-			return errors.New(`wildcard is only allowed as a leading "*."`)
+			return errors.New(`wildcard is only allowed as a leading "*." or ".", or a trailing ".*"`)
 		default:
 			return fmt.Errorf("invalid character %q", c)
 		}
@@ -110,11 +159,10 @@ func checkHostName(name string) error {
 	return nil
 }
 
-// canonicalHost writes the lookup form of a request's Host into buf: port
-// removed, one trailing dot removed, ASCII lower-cased, a bare IPv6 address
-// bracketed. ok is false when the host does not fit buf.
-func canonicalHost(buf *[maxHostLen]byte, h []byte) (host []byte, ok bool) {
-	bracket := false
+// trimHost returns the part of a request's Host that names the host: the
+// port and one trailing dot removed. bracket reports a bare IPv6 literal
+// ("::1"), whose lookup form gets brackets. The result aliases h.
+func trimHost(h []byte) (host []byte, bracket bool) {
 	if len(h) > 0 && h[0] == '[' {
 		if end := bytes.IndexByte(h, ']'); end >= 0 {
 			h = h[:end+1]
@@ -129,6 +177,14 @@ func canonicalHost(buf *[maxHostLen]byte, h []byte) (host []byte, ok bool) {
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
+	return h, bracket
+}
+
+// canonicalHost writes the lookup form of a request's Host into buf: port
+// removed, one trailing dot removed, ASCII lower-cased, a bare IPv6 address
+// bracketed. ok is false when the host does not fit buf.
+func canonicalHost(buf *[maxHostLen]byte, raw []byte) (host []byte, ok bool) {
+	h, bracket := trimHost(raw)
 	n := 0
 	if bracket {
 		if len(h)+2 > len(buf) {
@@ -153,16 +209,29 @@ func canonicalHost(buf *[maxHostLen]byte, h []byte) (host []byte, ok bool) {
 	return buf[:n], true
 }
 
-// hostIndex selects the host group for a request host.
+// regexHost is one regex host group.
+type regexHost struct {
+	re *regexp.Regexp // case-insensitive
+	g  *group
+}
+
+// hostIndex selects the host group for a request host, in nginx's
+// server_name order: exact name, longest leading wildcard (".name" matching
+// name itself counts as the longest), longest trailing wildcard, first
+// matching regex in file order, default group.
 type hostIndex struct {
 	exact    map[string]*group
-	wildcard map[string]*group // by suffix after "*."
+	apex     map[string]*group // ".name" patterns, by name
+	wildcard map[string]*group // by suffix after "*." (".name" patterns too)
+	trailing map[string]*group // by prefix before ".*"
+	regexes  []regexHost       // in file order of first use
 	def      *group            // nil when no route is in the default group
 }
 
-// lookup returns the group for raw, or nil when no group applies. It does
-// not allocate: the lower-cased host lives in a stack buffer and map
-// lookups with string(bytes) keys do not copy.
+// lookup returns the group for raw, or nil when no group applies. Exact and
+// wildcard lookups do not allocate: the lower-cased host lives in a stack
+// buffer and map lookups with string(bytes) keys do not copy. Only regex
+// hosts, tried last, cost a regex match each.
 func (x *hostIndex) lookup(raw []byte) *group {
 	var buf [maxHostLen]byte
 	host, ok := canonicalHost(&buf, raw)
@@ -171,6 +240,25 @@ func (x *hostIndex) lookup(raw []byte) *group {
 	}
 	if g := x.exact[string(host)]; g != nil {
 		return g
+	}
+	if g := x.wildcardMatch(host); g != nil {
+		return g
+	}
+	if len(x.regexes) > 0 {
+		if g := x.regexMatch(raw); g != nil {
+			return g
+		}
+	}
+	return x.def
+}
+
+// wildcardMatch returns the group of the longest leading wildcard matching
+// host, else of the longest trailing wildcard, else nil.
+func (x *hostIndex) wildcardMatch(host []byte) *group {
+	if len(x.apex) > 0 {
+		if g := x.apex[string(host)]; g != nil {
+			return g
+		}
 	}
 	if len(x.wildcard) > 0 {
 		// The first dot gives the longest suffix, so the first hit is the
@@ -185,5 +273,39 @@ func (x *hostIndex) lookup(raw []byte) *group {
 			}
 		}
 	}
-	return x.def
+	if len(x.trailing) > 0 {
+		// The last dot gives the longest prefix. A dot in the last byte is
+		// skipped: "www.example.*" needs at least one byte after the dot.
+		for i := len(host) - 2; i > 0; i-- {
+			if host[i] != '.' {
+				continue
+			}
+			if g := x.trailing[string(host[:i])]; g != nil {
+				return g
+			}
+		}
+	}
+	return nil
+}
+
+// regexMatch returns the group of the first regex host matching raw's lookup
+// form. The patterns are case-insensitive, so they run on raw itself (no copy,
+// no allocation); only a bare IPv6 literal is copied to add its brackets.
+func (x *hostIndex) regexMatch(raw []byte) *group {
+	host, bracket := trimHost(raw)
+	if bracket {
+		s := "[" + string(host) + "]"
+		for _, hr := range x.regexes {
+			if hr.re.MatchString(s) {
+				return hr.g
+			}
+		}
+		return nil
+	}
+	for _, hr := range x.regexes {
+		if hr.re.Match(host) {
+			return hr.g
+		}
+	}
+	return nil
 }

@@ -41,12 +41,8 @@ func refMatch(routes []Route[int], r *testReq) int {
 			return i
 		}
 	}
-	for _, i := range group {
-		rt := routes[i]
-		if rt.PathKind == PathRegex && regexp.MustCompile("^(?:"+rt.Path+")$").MatchString(path) && condOK(rt) {
-			return i
-		}
-	}
+	// The prefix route: longest matching prefix whose conditions hold,
+	// first in file order among equal lengths.
 	best, bestLen := -1, -1
 	for _, i := range group { // file order, so ">" keeps the first of equal length
 		rt := routes[i]
@@ -54,17 +50,31 @@ func refMatch(routes []Route[int], r *testReq) int {
 			best, bestLen = i, len(rt.Path)
 		}
 	}
+	if best >= 0 && routes[best].PrefixFirst {
+		return best // nginx "^~": regexes are not checked
+	}
+	for _, i := range group {
+		rt := routes[i]
+		if rt.PathKind == PathRegex && regexp.MustCompile("^(?:"+rt.Path+")$").MatchString(path) && condOK(rt) {
+			return i
+		}
+	}
 	return best
 }
 
 // refGroup returns the indices of the routes in the host group that host
-// selects, in file order.
+// selects, in file order, following nginx's server_name order: exact name,
+// longest leading wildcard ("*.s" or ".s"; ".s" also matches s itself),
+// longest trailing wildcard ("p.*"), first matching regex in file order,
+// default group.
 func refGroup(routes []Route[int], host string) []int {
 	host = strings.ToLower(host)
 	if end := strings.IndexByte(host, ']'); strings.HasPrefix(host, "[") && end > 0 {
 		host = host[:end+1]
 	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[:i], ":") {
 		host = host[:i]
+	} else if i >= 0 {
+		host = "[" + host + "]"
 	}
 	host = strings.TrimSuffix(host, ".")
 	norm := func(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
@@ -77,40 +87,78 @@ func refGroup(routes []Route[int], host string) []int {
 		}
 		return g
 	}
-	if g := inGroup(func(h string) bool { return h != "*" && !strings.HasPrefix(h, "*.") && norm(h) == host }); g != nil {
+	if host == "" {
+		return refDefault(routes)
+	}
+	isExact := func(h string) bool {
+		return h != "*" && !strings.HasPrefix(h, "*.") && !strings.HasPrefix(h, ".") &&
+			!strings.HasPrefix(h, "~") && !strings.HasSuffix(h, ".*")
+	}
+	if g := inGroup(func(h string) bool { return isExact(h) && norm(h) == host }); g != nil {
 		return g
 	}
-	best := ""
+	// Leading wildcards, by the suffix s they name.
+	leading := func(h string) (s string, ok bool) {
+		h = norm(h)
+		if s, ok := strings.CutPrefix(h, "*."); ok {
+			return s, strings.HasSuffix(host, "."+s)
+		}
+		if s, ok := strings.CutPrefix(h, "."); ok && !strings.HasPrefix(h, "~") {
+			return s, host == s || strings.HasSuffix(host, "."+s)
+		}
+		return "", false
+	}
+	trailing := func(h string) (p string, ok bool) {
+		if p, ok := strings.CutSuffix(norm(h), ".*"); ok && !strings.HasPrefix(h, "~") && !strings.HasPrefix(h, "*.") {
+			return p, strings.HasPrefix(host, p+".") && len(host) > len(p)+1
+		}
+		return "", false
+	}
+	for _, kind := range []func(string) (string, bool){leading, trailing} {
+		best := ""
+		for _, rt := range routes {
+			for _, h := range rt.Hosts {
+				if s, ok := kind(h); ok && len(s) > len(best) {
+					best = s
+				}
+			}
+		}
+		if best != "" {
+			return inGroup(func(h string) bool { s, ok := kind(h); return ok && s == best })
+		}
+	}
 	for _, rt := range routes {
 		for _, h := range rt.Hosts {
-			suf, ok := strings.CutPrefix(norm(h), "*")
-			if ok && suf != "" && strings.HasSuffix(host, suf) && len(suf) > len(best) {
-				best = suf
+			if pat, ok := strings.CutPrefix(h, "~"); ok && regexp.MustCompile("(?i)"+pat).MatchString(host) {
+				return inGroup(func(x string) bool { return x == h })
 			}
 		}
 	}
-	if best != "" {
-		return inGroup(func(h string) bool { return norm(h) == "*"+best })
-	}
-	g := inGroup(func(h string) bool { return h == "*" })
+	return refDefault(routes)
+}
+
+// refDefault returns the routes of the default group: no hosts, or "*".
+func refDefault(routes []Route[int]) []int {
+	var g []int
 	for i, rt := range routes {
-		if len(rt.Hosts) == 0 {
+		if len(rt.Hosts) == 0 || slices.Contains(rt.Hosts, "*") {
 			g = append(g, i)
 		}
 	}
-	slices.Sort(g)
 	return g
 }
 
 // Small alphabets so that random routes and requests collide often.
 var (
-	refHosts    = []string{"a.no", "b.a.no", "c.b.a.no", "x.no", "*.a.no", "*.b.a.no", "*.no", "*", "A.NO.", "[::1]"}
-	refReqHosts = []string{"a.no", "b.a.no", "c.b.a.no", "d.c.b.a.no", "x.no", "y.x.no", "other", "A.No:80", "a.no.", "[::1]:9", "", "no", "ba.no", "B.A.NO."}
-	refSegs     = []string{"", "/", "/a", "/ab", "/a/", "/a/b", "/b", "/abc", "/a/b/c"}
-	refRegexes  = []string{"/a.*", "/a/[bc]+", ".*b", "/ab?c?", "(/a|/b)/.*"}
-	refMethods  = []string{"GET", "POST", "PUT"}
-	refHeaders  = []string{"X-A", "X-B"}
-	refValues   = []string{"", "1", "2"}
+	refHosts = []string{"a.no", "b.a.no", "c.b.a.no", "x.no", "*.a.no", "*.b.a.no", "*.no", "*", "A.NO.", "[::1]",
+		".a.no", ".B.a.no", "b.*", "b.a.*", "x.*", `~^[bc]\.`, `~\.NO$`, "~^x", `~^\[`}
+	refReqHosts = []string{"a.no", "b.a.no", "c.b.a.no", "d.c.b.a.no", "x.no", "y.x.no", "other", "A.No:80", "a.no.", "[::1]:9", "", "no", "ba.no", "B.A.NO.",
+		"b.x", "b.a.x.y", "x.y", "X.Y.Z:1", "c.b", "b", "b.", "::1"}
+	refSegs    = []string{"", "/", "/a", "/ab", "/a/", "/a/b", "/b", "/abc", "/a/b/c"}
+	refRegexes = []string{"/a.*", "/a/[bc]+", ".*b", "/ab?c?", "(/a|/b)/.*"}
+	refMethods = []string{"GET", "POST", "PUT"}
+	refHeaders = []string{"X-A", "X-B"}
+	refValues  = []string{"", "1", "2"}
 )
 
 func pick[E any](rng *rand.Rand, s []E) E { return s[rng.IntN(len(s))] }
@@ -123,6 +171,7 @@ func randomRoute(rng *rand.Rand, i int) Route[int] {
 	switch rng.IntN(5) {
 	case 0, 1:
 		rt.PathKind, rt.Path = PathPrefix, pick(rng, refSegs[1:])
+		rt.PrefixFirst = rng.IntN(3) == 0
 	case 2, 3:
 		rt.PathKind, rt.Path = PathExact, pick(rng, refSegs[1:])
 	default:

@@ -48,17 +48,26 @@ type HeaderMatch struct {
 // Route is one entry as configured. Index order (the order of the slice given
 // to Build) is the file order.
 type Route[T any] struct {
-	// Hosts: "api.example.no" exact, "*.example.no" wildcard (any depth of
-	// subdomain, not example.no itself); an empty slice or "*" means the
-	// default group. Patterns must not carry a port.
+	// Hosts, in nginx server_name forms: "api.example.no" exact;
+	// "*.example.no" leading wildcard (any depth of subdomain, not
+	// example.no itself); ".example.no" both example.no and *.example.no;
+	// "www.example.*" trailing wildcard (one or more labels after
+	// "www.example."); "~^(www\.)?example\.no$" a Go RE2 regex, matched
+	// case-insensitively and unanchored against the host without port and
+	// trailing dot. An empty slice or "*" means the default group. Patterns
+	// must not carry a port.
 	Hosts    []string
 	PathKind PathKind
 	// Path must start with "/" for PathPrefix and PathExact; for PathRegex
 	// it is the pattern, compiled by Build and anchored at both ends.
-	Path    string
-	Methods []string      // empty = any; compared case-sensitively
-	Headers []HeaderMatch // all must match
-	Target  T
+	Path string
+	// PrefixFirst (PathPrefix only) is nginx's "location ^~": when this
+	// route is the prefix route the request would get (the longest matching
+	// prefix whose conditions hold), it wins over regex routes.
+	PrefixFirst bool
+	Methods     []string      // empty = any; compared case-sensitively
+	Headers     []HeaderMatch // all must match
+	Target      T
 }
 
 // Request is what the table needs from a request. Implementations should not
@@ -111,7 +120,10 @@ func Build[T any](routes []Route[T]) (*Table[T], []Conflict, error) {
 	var errs []error
 	for i := range routes {
 		r := &routes[i]
-		errs = append(errs, specs[i].compile(i, r.Hosts, r.PathKind, r.Path, r.Methods, r.Headers)...)
+		errs = append(errs, specs[i].compile(i, routeRule{
+			hosts: r.Hosts, kind: r.PathKind, path: r.Path, prefixFirst: r.PrefixFirst,
+			methods: r.Methods, headers: r.Headers,
+		})...)
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)

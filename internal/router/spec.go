@@ -11,42 +11,65 @@ import (
 // routeSpec is one route validated and normalized by Build; it carries
 // everything the matcher and conflict detection need except the Target.
 type routeSpec struct {
-	hosts []hostKey // deduplicated, in configured order
-	kind  PathKind
-	path  string         // as configured (the pattern for PathRegex)
-	re    *regexp.Regexp // PathRegex only: anchored ^(?:path)$
-	lit   string         // PathRegex only: literal prefix every match starts with
-	cond  cond
+	hosts       []hostKey                 // group keys, deduplicated, in configured order
+	hostRe      map[string]*regexp.Regexp // compiled regex hosts by source; nil when none
+	kind        PathKind
+	path        string         // as configured (the pattern for PathRegex)
+	prefixFirst bool           // PathPrefix only: nginx "^~"
+	re          *regexp.Regexp // PathRegex only: anchored ^(?:path)$
+	lit         string         // PathRegex only: literal prefix every match starts with
+	cond        cond
+}
+
+// routeRule is the type-independent part of a Route[T].
+type routeRule struct {
+	hosts       []string
+	kind        PathKind
+	path        string
+	prefixFirst bool
+	methods     []string
+	headers     []HeaderMatch
 }
 
 // compile validates one route and fills s. It returns every problem found
 // rather than the first, so a config with several mistakes is fixed in one go.
-func (s *routeSpec) compile(i int, hosts []string, kind PathKind, path string, methods []string, headers []HeaderMatch) []error {
+func (s *routeSpec) compile(i int, r routeRule) []error {
 	var errs []error
 	fail := func(field string, err error) {
 		errs = append(errs, &RouteError{Index: i, Field: field, Err: err})
 	}
 	s.hosts = s.hosts[:0]
-	if len(hosts) == 0 {
+	if len(r.hosts) == 0 {
 		s.hosts = append(s.hosts, hostKey{kind: hostDefault})
 	}
-	for _, h := range hosts {
-		k, err := parseHostPattern(h)
+	for _, h := range r.hosts {
+		k, re, err := parseHostPattern(h)
 		if err != nil {
 			fail("hosts", err)
 			continue
 		}
-		if !containsKey(s.hosts, k) {
-			s.hosts = append(s.hosts, k)
+		if re != nil {
+			if s.hostRe == nil {
+				s.hostRe = make(map[string]*regexp.Regexp)
+			}
+			s.hostRe[k.name] = re
+		}
+		for _, gk := range k.groupKeys() {
+			if !containsKey(s.hosts, gk) {
+				s.hosts = append(s.hosts, gk)
+			}
 		}
 	}
-	s.kind, s.path = kind, path
+	s.kind, s.path, s.prefixFirst = r.kind, r.path, r.prefixFirst
 	if err := s.compilePath(); err != nil {
 		fail("path", err)
 	}
-	s.cond.methods = methods
-	s.cond.headers = make([]headerCond, 0, len(headers))
-	for _, h := range headers {
+	if s.prefixFirst && s.kind != PathPrefix {
+		fail("path", fmt.Errorf("prefix-first needs a prefix path, not %s", s.kind))
+	}
+	s.cond.methods = r.methods
+	s.cond.headers = make([]headerCond, 0, len(r.headers))
+	for _, h := range r.headers {
 		hc, err := compileHeader(h)
 		if err != nil {
 			fail("headers", err)
