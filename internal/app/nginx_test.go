@@ -53,6 +53,21 @@ server { listen 127.0.0.1:{{PORT}}; server_name .dot.test; location / { return 2
 			{"one.test", "/only-two"}, {"unknown.test", "/only-two"}, {"dot.test", "/"}, {"a.dot.test", "/"}},
 	},
 	{
+		name: "^~ beats regex, regex beats plain prefix, server_name forms",
+		conf: `upstream a { server {{A}}; } upstream b { server {{B}}; }
+server { listen 127.0.0.1:{{PORT}} default_server; server_name www.shop.*;
+  location / { proxy_pass http://a; }
+  location ^~ /static/ { proxy_pass http://b; }
+  location /media/ { proxy_pass http://b; }
+  location ~ \.(png|css)$ { return 200 "regex"; }
+}
+server { listen 127.0.0.1:{{PORT}}; server_name ~^api[0-9]+\.test$; location / { return 200 "api"; } }
+server { listen 127.0.0.1:{{PORT}}; server_name *.shop.test; location / { return 200 "leading"; } }`,
+		reqs: []nginxReq{{"www.shop.test", "/static/a.png"}, {"www.shop.test", "/media/a.png"},
+			{"www.shop.test", "/media/a.txt"}, {"www.shop.test", "/x.css"}, {"api7.test", "/"}, {"apix.test", "/"},
+			{"www.shop.test", "/"}, {"m.shop.test", "/"}},
+	},
+	{
 		name: "proxy_set_header inheritance and variables",
 		conf: `upstream a { server {{A}}; }
 proxy_set_header X-Real-IP $remote_addr;
