@@ -48,9 +48,6 @@ func normalize(cfg *Config) *Config {
 // Update publishes a new configuration. Requests already in flight keep the one they started with.
 func (s *Server) Update(cfg *Config) { s.cfg.Store(normalize(cfg)) }
 
-// Current returns the configuration in force.
-func (s *Server) Current() *Config { return s.cfg.Load() }
-
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("proxy: server closed")
 

@@ -75,9 +75,6 @@ func NewInstance(addr string, weight int, backup bool, opt Options) *Instance {
 	}
 }
 
-// Options returns the options the instance was built with (after defaults).
-func (in *Instance) Options() Options { return in.opts }
-
 // Active is the number of requests in flight on this instance.
 func (in *Instance) Active() int64 { return in.active.Load() }
 

@@ -228,18 +228,6 @@ func (p *Pool) States(now time.Time) []InstanceState {
 	return out
 }
 
-// Down counts instances currently not usable for a reason other than their concurrency cap.
-func (p *Pool) Down() int {
-	n := 0
-	now := time.Now()
-	for _, s := range p.States(now) {
-		if !s.Healthy || !s.DownUntil.IsZero() || !s.EjectedUntil.IsZero() {
-			n++
-		}
-	}
-	return n
-}
-
 // Why explains, for a log line, why no instance is usable: how many are unhealthy, ejected, recently refused
 // connections, or at their concurrency cap.
 func (p *Pool) Why() string {

@@ -161,8 +161,10 @@ func TestPoolPrefersPrimariesThenBackups(t *testing.T) {
 	if got := p.Pick(0); got != nil {
 		t.Fatalf("everything down: picked %s, want nil", got.Addr)
 	}
-	if p.Down() != 3 {
-		t.Fatalf("Down = %d, want 3", p.Down())
+	for _, st := range p.States(time.Now()) {
+		if st.DownUntil.IsZero() {
+			t.Fatalf("%s not reported down: %+v", st.Addr, st)
+		}
 	}
 	a.MarkUp()
 	if got := p.Pick(0); got != a {
