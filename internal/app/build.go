@@ -283,10 +283,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.
 
 	pr := &proxy.Route{Name: r.Name}
 	if r.Return != nil {
-		pr.Return = &proxy.Return{Status: r.Return.Status, Body: []byte(r.Return.Body)}
-		for _, k := range sortedKeys(r.Return.Headers) {
-			pr.Return.Headers = append(pr.Return.Headers, [2]string{k, r.Return.Headers[k]})
-		}
+		pr.Return = compileReturn(r, diags)
 		return rr, pr
 	}
 	pr.Service = b.Services[r.Service]
@@ -349,6 +346,45 @@ func compileTemplate(s string, pos config.Pos, route string, diags *config.Diagn
 	}
 	diags.Errorf(pos, "route %s: template %q: %v", route, s, err)
 	return proxy.Template{}
+}
+
+// compileReturn compiles a route's return: values without variables stay static (written as they are, with $$
+// unescaped), the others become templates rendered per request.
+func compileReturn(r *config.Route, diags *config.Diagnostics) *proxy.Return {
+	ret := r.Return
+	out := &proxy.Return{Status: ret.Status}
+	if lit, ok := literalTemplate(ret.Body); ok {
+		out.Body = []byte(lit)
+	} else {
+		t := compileTemplate(ret.Body, ret.At("body"), r.Name, diags)
+		out.BodyTemplate = &t
+	}
+	for _, k := range sortedKeys(ret.Headers) {
+		if lit, ok := literalTemplate(ret.Headers[k]); ok {
+			out.Headers = append(out.Headers, [2]string{k, lit})
+			continue
+		}
+		t := compileTemplate(ret.Headers[k], ret.At("headers."+k), r.Name, diags)
+		out.Templates = append(out.Templates, proxy.HeaderValue{Name: k, Value: t})
+	}
+	return out
+}
+
+// literalTemplate returns the text of a template without variables; ok is false when s uses variables or is
+// invalid (compileTemplate then reports it).
+func literalTemplate(s string) (string, bool) {
+	parts, err := config.ParseTemplate(s)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Var != "" {
+			return "", false
+		}
+		b.WriteString(p.Literal)
+	}
+	return b.String(), true
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,75 +21,19 @@ import (
 	"github.com/fjord-gw/fjord/internal/app"
 )
 
-// nginxCase is one config of the differential test. {{PORT}}, {{A}} and {{B}}
-// are replaced by the listen port and the two echo upstreams' addresses.
-type nginxCase struct {
-	name string
-	conf string
-	reqs []nginxReq
-}
-
-type nginxReq struct{ host, path string }
-
-var nginxCorpus = []nginxCase{
-	{
-		name: "locations and proxy_pass URI",
-		conf: `upstream a { server {{A}}; } upstream b { server {{B}}; }
-server { listen 127.0.0.1:{{PORT}};
-  location / { proxy_pass http://a; }
-  location = /exact { proxy_pass http://b; }
-  location /api/ { proxy_pass http://b/v2/; }
-  location ~ ^/img/.*\.png$ { proxy_pass http://b; }
-  location ~* \.JPG$ { return 403 "no jpg"; }
-  location /old { return 301 http://example.com/new; }
-}`,
-		reqs: []nginxReq{{"x", "/"}, {"x", "/exact"}, {"x", "/exact/more"}, {"x", "/api/users?id=1"},
-			{"x", "/api"}, {"x", "/img/a.png"}, {"x", "/img/a.gif"}, {"x", "/api/pic.jpg"}, {"x", "/old"}},
-	},
-	{
-		name: "server_name and default_server",
-		conf: `server { listen 127.0.0.1:{{PORT}}; server_name one.test; location / { proxy_pass http://{{A}}; } }
-server { listen 127.0.0.1:{{PORT}} default_server; server_name two.test *.wild.test;
-  location / { proxy_pass http://{{B}}; } location /only-two { return 200 "two"; } }
-server { listen 127.0.0.1:{{PORT}}; server_name .dot.test; location / { return 200 "dot"; } }`,
-		reqs: []nginxReq{{"one.test", "/"}, {"two.test", "/"}, {"a.wild.test", "/x"}, {"unknown.test", "/"},
-			{"one.test", "/only-two"}, {"unknown.test", "/only-two"}, {"dot.test", "/"}, {"a.dot.test", "/"}},
-	},
-	{
-		name: "^~ beats regex, regex beats plain prefix, server_name forms",
-		conf: `upstream a { server {{A}}; } upstream b { server {{B}}; }
-server { listen 127.0.0.1:{{PORT}} default_server; server_name www.shop.*;
-  location / { proxy_pass http://a; }
-  location ^~ /static/ { proxy_pass http://b; }
-  location /media/ { proxy_pass http://b; }
-  location ~ \.(png|css)$ { return 200 "regex"; }
-}
-server { listen 127.0.0.1:{{PORT}}; server_name ~^api[0-9]+\.test$; location / { return 200 "api"; } }
-server { listen 127.0.0.1:{{PORT}}; server_name *.shop.test; location / { return 200 "leading"; } }`,
-		reqs: []nginxReq{{"www.shop.test", "/static/a.png"}, {"www.shop.test", "/media/a.png"},
-			{"www.shop.test", "/media/a.txt"}, {"www.shop.test", "/x.css"}, {"api7.test", "/"}, {"apix.test", "/"},
-			{"www.shop.test", "/"}, {"m.shop.test", "/"}},
-	},
-	{
-		name: "proxy_set_header inheritance and variables",
-		conf: `upstream a { server {{A}}; }
-proxy_set_header X-Real-IP $remote_addr;
-server { listen 127.0.0.1:{{PORT}};
-  proxy_set_header X-Level server;
-  location / { proxy_pass http://a; }
-  location /own { proxy_set_header Host $host; proxy_set_header X-Custom "u=$http_x_user uri=$request_uri";
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_pass http://a; }
-  location /named { proxy_set_header Host backend.internal; proxy_pass http://a; }
-}`,
-		reqs: []nginxReq{{"h.test", "/"}, {"h.test", "/own/x?q=1"}, {"h.test", "/named"}},
-	},
-}
-
 // echoHeaders are the request headers the echo upstreams report.
-var echoHeaders = []string{"Host", "X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Proto", "X-Level", "X-Custom", "X-User"}
+var echoHeaders = []string{"Host", "X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"X-Level", "X-Custom", "X-User", "X-Loc", "X-Outer"}
 
+// resultHeaders are the response headers compared between nginx and fjord.
+var resultHeaders = []string{"Location", "X-Secret", "X-Added", "X-Server-Added"}
+
+// echoUpstream answers every request with what it received, and a response
+// header X-Secret that configs may hide.
 func echoUpstream(t *testing.T, name string) string {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Secret", "s3cret")
+		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "upstream %s\n%s %s\n", name, r.Method, r.RequestURI)
 		for _, h := range echoHeaders {
 			v := r.Header.Get(h)
@@ -101,59 +48,104 @@ func echoUpstream(t *testing.T, name string) string {
 }
 
 // TestNginxDifferential runs nginx and fjord on the same configs and checks
-// that the same requests reach the same upstream with the same URI and headers.
+// that the same requests reach the same upstream with the same URI and
+// headers, and that the client gets the same status, body and headers.
 func TestNginxDifferential(t *testing.T) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		t.Skip("nginx not on PATH")
 	}
-	a, b := echoUpstream(t, "A"), echoUpstream(t, "B")
+	if len(nginxCorpus) < 25 {
+		t.Errorf("corpus has %d configs, want at least 25", len(nginxCorpus))
+	}
+	ups := map[string]string{"{{A}}": echoUpstream(t, "A"), "{{B}}": echoUpstream(t, "B"),
+		"{{C}}": echoUpstream(t, "C"), "{{D}}": echoUpstream(t, "D")}
 	for _, tc := range nginxCorpus {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			write := func(name, port string) string {
-				conf := strings.NewReplacer("{{PORT}}", port, "{{A}}", a, "{{B}}", b).Replace(tc.conf)
-				conf = "events {}\nhttp {\n" + conf + "\n}\n"
-				p := filepath.Join(dir, name)
-				if err := os.WriteFile(p, []byte(conf), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			nport, fport := port(t), port(t)
-			nginxAddr := startNginx(t, bin, dir, write("nginx.conf", nport), nport)
-			fjordAddr := startFjord(t, write("fjord.conf", fport))
+			ps := ports(t, 5)
+			nports, fports := ps[0:2], ps[2:4]
+			ups["{{DEAD}}"] = "127.0.0.1:" + ps[4]
+			nconf := writeCase(t, filepath.Join(dir, "n"), tc, nports, ups)
+			fconf := writeCase(t, filepath.Join(dir, "f"), tc, fports, ups)
+			startNginx(t, bin, filepath.Join(dir, "n"), nconf, nports[0])
+			startFjord(t, fconf)
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			t.Cleanup(client.CloseIdleConnections)
 			for _, rq := range tc.reqs {
-				ns, nb := fetch(t, client, nginxAddr, rq)
-				fs, fb := fetch(t, client, fjordAddr, rq)
-				if ns != fs {
-					t.Errorf("%s %s: status nginx %d, fjord %d\nnginx:\n%s\nfjord:\n%s", rq.host, rq.path, ns, fs, nb, fb)
-					continue
-				}
-				// Upstream answers and return bodies must match exactly; error
-				// pages (404) differ in wording only.
-				if ns < 300 && nb != fb {
-					t.Errorf("%s %s: upstream saw different requests\nnginx:\n%s\nfjord:\n%s", rq.host, rq.path, nb, fb)
+				n := answers(t, client, "127.0.0.1:"+nports[rq.port], rq, tc.differs)
+				f := answers(t, client, "127.0.0.1:"+fports[rq.port], rq, tc.differs)
+				if n != f {
+					t.Errorf("%s %s (port %d): nginx and fjord differ\nnginx:\n%s\nfjord:\n%s", rq.host, rq.path, rq.port, n, f)
 				}
 			}
 		})
 	}
 }
 
-func port(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// writeCase writes the case's main config and extra files under dir with the
+// placeholders replaced, and returns the main config's path.
+func writeCase(t *testing.T, dir string, tc nginxCase, ports []string, ups map[string]string) string {
+	pairs := []string{"{{PORT}}", ports[0], "{{PORT2}}", ports[1]}
+	for k, v := range ups {
+		pairs = append(pairs, k, v)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	r := strings.NewReplacer(pairs...)
+	conf := tc.conf
+	if !tc.raw {
+		conf = "events {}\nhttp {\n" + conf + "\n}\n"
+	}
+	files := map[string]string{"nginx.conf": conf}
+	for name, body := range tc.files {
+		files[name] = body
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(r.Replace(body)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "nginx.conf")
 }
 
-// fetch sends one request; the client address is always 127.0.0.1, so the
-// X-Forwarded-For and X-Real-IP the upstreams see are comparable.
-func fetch(t *testing.T, c *http.Client, addr string, rq nginxReq) (int, string) {
+// answers sends rq (repeat times, at least once) and describes what came
+// back. Repeated requests to a balanced pool reach the instances in an order
+// that need not match, so their distinct answers are listed sorted.
+func answers(t *testing.T, c *http.Client, addr string, rq nginxReq, diff difference) string {
+	seen := map[string]bool{}
+	for range max(rq.repeat, 1) {
+		seen[fetch(t, c, addr, rq, diff)] = true
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n--\n")
+}
+
+// ports returns n distinct free ports: all are held open until all are chosen.
+func ports(t *testing.T, n int) []string {
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+	}
+	return out
+}
+
+// fetch sends one request and describes the answer: status, compared
+// headers and body. nginx's own HTML error and redirect pages are reduced to
+// their status, since fjord words them differently. The client address is
+// always 127.0.0.1, so X-Forwarded-For and X-Real-IP are comparable.
+func fetch(t *testing.T, c *http.Client, addr string, rq nginxReq, diff difference) string {
 	req, err := http.NewRequest("GET", "http://"+addr+rq.path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -167,11 +159,32 @@ func fetch(t *testing.T, c *http.Client, addr string, rq nginxReq) (int, string)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if loc := resp.Header.Get("Location"); loc != "" {
-		body = append(body, "\nLocation: "+loc...)
+	var b strings.Builder
+	fmt.Fprintf(&b, "status %d\n", resp.StatusCode)
+	for _, h := range resultHeaders {
+		v := resp.Header.Get(h)
+		if h == "Location" && diff&relativeRedirect != 0 {
+			v = strings.TrimPrefix(v, "http://"+rq.host+":"+addr[strings.LastIndexByte(addr, ':')+1:])
+		}
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", h, v)
+		}
 	}
-	return resp.StatusCode, string(body)
+	if diff&hostCase != 0 {
+		body = hostLine.ReplaceAllFunc(body, bytes.ToLower)
+	}
+	if !generatedPage.Match(body) {
+		b.Write(body)
+	}
+	return b.String()
 }
+
+// generatedPage matches the error and redirect pages nginx and fjord write
+// themselves, which differ in wording only.
+var generatedPage = regexp.MustCompile(`^(<html>|[0-9]{3} [^\n]* \(request id [^)]*\)\n$)`)
+
+// hostLine is the Host the echo upstreams saw.
+var hostLine = regexp.MustCompile(`(?m)^Host: .*$`)
 
 // startNginx runs nginx in the foreground with all its state under dir.
 func startNginx(t *testing.T, bin, dir, conf, port string) string {

@@ -96,7 +96,7 @@ func (c *converter) template(v string, p Pos, si *serverInfo, proxyHost string) 
 			b.WriteString("${header." + headerFromVar(name[5:]) + "}")
 		case name == "server_name":
 			b.WriteString(strings.ReplaceAll(si.firstName, "$", "$$"))
-		case name == "proxy_host":
+		case name == "proxy_host" && proxyHost != "":
 			b.WriteString(strings.ReplaceAll(strings.TrimSuffix(proxyHost, ":80"), "$", "$$"))
 		default:
 			c.errorf(p, "variable $%s: not supported yet", name)

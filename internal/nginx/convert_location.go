@@ -3,6 +3,7 @@ package nginx
 import (
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -11,8 +12,13 @@ import (
 // and exact locations) into routes. outer is the enclosing location's path
 // for a nested one.
 func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *route, static bool) {
-	r := &route{pos: l.Pos}
+	r := &route{pos: l.Pos, nested: outer != nil}
 	if !c.locationMatch(l, r, outer) {
+		return
+	}
+	if outer == nil && len(l.Find("location")) > 0 && r.kind == "path_prefix" && shadowsNested(si, l, r.path) {
+		c.errorf(l.Pos, "location %q has nested locations and the server has a longer prefix location under it: "+
+			"not supported yet", r.path)
 		return
 	}
 	var pass, ret *Directive
@@ -61,6 +67,51 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 	}
 }
 
+// nestedRegex checks a regex location nested in the prefix location outer.
+// nginx tries it only when outer is the longest matching prefix, and before
+// the server's own regexes. fjord's flat table gives the same answer when
+// the regex can match only paths under outer (it starts with ^ and outer's
+// path), no longer prefix location of the server lies under outer, and
+// outer is not ^~ (whose nested regexes nginx still tries); the route is
+// then placed before the server's other regex routes (see addRoute).
+func (c *converter) nestedRegex(l *Directive, re string, fold bool, outer *route) bool {
+	if outer.prefixFirst {
+		c.errorf(l.Pos, "regex location nested in a ^~ location: not supported yet")
+		return false
+	}
+	if fold || !anchoredUnder(re, outer.path) {
+		c.errorf(l.Pos, "regex location nested in location %q must start with ^%s (case-sensitive) to be converted: "+
+			"not supported yet", outer.path, outer.path)
+		return false
+	}
+	return true
+}
+
+// anchoredUnder reports whether the regex re matches only paths that start
+// with prefix: it is ^ followed by literal text beginning with prefix.
+func anchoredUnder(re, prefix string) bool {
+	p, err := syntax.Parse(re, syntax.Perl)
+	if err != nil || p.Op != syntax.OpConcat || len(p.Sub) < 2 || p.Sub[0].Op != syntax.OpBeginText {
+		return false
+	}
+	lit := p.Sub[1]
+	return lit.Op == syntax.OpLiteral && lit.Flags&syntax.FoldCase == 0 && strings.HasPrefix(string(lit.Rune), prefix)
+}
+
+// shadowsNested reports whether the server has a prefix location longer
+// than outer's path under it: nginx would pick that one for its paths and
+// never look at outer's nested locations, which a flat table cannot show.
+func shadowsNested(si *serverInfo, outer *Directive, path string) bool {
+	for _, l := range si.d.Find("location") {
+		v := l.Values()
+		if l != outer && (len(v) == 1 || v[0] == "^~") && len(v[len(v)-1]) > len(path) &&
+			strings.HasPrefix(v[len(v)-1], path) {
+			return true
+		}
+	}
+	return false
+}
+
 // locationMatch fills r's path match from the location's modifier.
 func (c *converter) locationMatch(l *Directive, r *route, outer *route) bool {
 	vs := l.Values()
@@ -101,11 +152,17 @@ func (c *converter) locationMatch(l *Directive, r *route, outer *route) bool {
 			c.errorf(l.Pos, "location nested in an exact or regex location: not supported yet")
 			return false
 		case r.kind == "path_regex":
-			c.errorf(l.Pos, "regex location nested in a location: not supported yet")
-			return false
+			return c.nestedRegex(l, vs[len(vs)-1], mod == "~*", outer)
 		case !strings.HasPrefix(r.path, outer.path):
 			c.errorf(l.Pos, "location %q is outside location %q", r.path, outer.path)
 			return false
+		case r.prefixFirst && !outer.prefixFirst:
+			// nginx still tries the server's regexes after a nested ^~
+			// match when the outer location is a plain prefix.
+			c.errorf(l.Pos, "^~ location nested in a plain prefix location: not supported yet")
+			return false
+		case outer.prefixFirst && r.kind == "path_prefix":
+			r.prefixFirst = true // the outer ^~ already ruled out the server's regexes
 		}
 	}
 	if r.kind != "path_regex" && !strings.HasPrefix(r.path, "/") {
@@ -161,8 +218,10 @@ func (c *converter) returnRoute(r *route, d *Directive, si *serverInfo) {
 		c.errorf(d.Args[0].Pos, "return %d: not supported", code)
 		return
 	}
-	if strings.Contains(text, "$") {
-		c.errorf(d.Pos, "variables in return: not supported yet")
+	// The native return values are templates: nginx's variables translate
+	// as in headers, and a literal $ is escaped.
+	text, ok := c.template(text, d.Pos, si, "")
+	if !ok {
 		return
 	}
 	r.retStatus = code

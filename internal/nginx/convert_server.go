@@ -3,6 +3,7 @@ package nginx
 import (
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -42,6 +43,7 @@ type route struct {
 	resRemove   []string
 	connect     string
 	rh, idle    string
+	nested      bool // from a location nested in another
 }
 
 // serverInfo is what the locations of one server block share.
@@ -50,11 +52,15 @@ type serverInfo struct {
 	listeners []*listener
 	hosts     []string
 	firstName string
+	// nestedAt is where the next nested regex route goes in c.routes: before
+	// the server's own routes, because nginx tries a nested regex before the
+	// regexes of the enclosing level.
+	nestedAt int
 }
 
 // server converts a server block into listeners and routes.
 func (c *converter) server(d *Directive, sc *scope) {
-	si := &serverInfo{d: d, listeners: c.serverListeners[d]}
+	si := &serverInfo{d: d, listeners: c.serverListeners[d], nestedAt: len(c.routes)}
 	for _, n := range d.Find("server_name") {
 		for _, a := range n.Args {
 			if si.firstName == "" {
@@ -226,6 +232,7 @@ func (c *converter) serverName(a Arg) []string {
 // a copy without hosts on the listeners whose default server this is.
 func (c *converter) addRoute(r *route, si *serverInfo) {
 	var all, dflt []string
+	start := len(c.routes)
 	for _, ln := range si.listeners {
 		if !contains(all, ln.name) {
 			all = append(all, ln.name)
@@ -244,6 +251,11 @@ func (c *converter) addRoute(r *route, si *serverInfo) {
 		d := *r
 		d.listeners, d.hosts, d.name = dflt, nil, c.routeName(base+"-default")
 		c.routes = append(c.routes, &d)
+	}
+	if r.nested && r.kind == "path_regex" {
+		added := slices.Clone(c.routes[start:])
+		c.routes = slices.Insert(c.routes[:start], si.nestedAt, added...)
+		si.nestedAt += len(added)
 	}
 }
 

@@ -82,6 +82,22 @@ func TestConvert(t *testing.T) {
 			diags: []string{"3:1: warning: ignored: sendfile", "3:50: info: server 127.0.0.1:1 is marked down", "4:57: info: proxy_buffering"},
 		},
 		{
+			name: "nested regex routes go before the server's regexes",
+			http: up + "server { listen 8080; location ~ \\.js$ { return 200 top; }\n" +
+				"location /a/ { proxy_pass http://api; location ~ ^/a/b { return 200 nested; } } }",
+			want: []string{"routes:\n  - name: \"nginx-5-default-3\"", `path_regex: ".*(?:^/a/b).*"`},
+		},
+		{
+			name: "nested locations that cannot be flattened",
+			http: up + "server { listen 8080; location /a/ { proxy_pass http://api; location ~ /b { return 200 x; }\n" +
+				"location ~* ^/a/c { return 200 x; } location ^~ /a/d/ { return 200 x; } }\n" +
+				"location ^~ /s/ { proxy_pass http://api; location ~ ^/s/x { return 200 x; } }\n" +
+				"location /p/ { proxy_pass http://api; location /p/q/r/ { return 200 x; } } location /p/q/ { return 200 y; } }",
+			diags: []string{`4:61: error: regex location nested in location "/a/" must start with ^/a/`,
+				"5:1: error: regex location nested", "5:37: error: ^~ location nested in a plain prefix",
+				"6:42: error: regex location nested in a ^~ location", `7:1: error: location "/p/" has nested locations`},
+		},
+		{
 			name: "default_server picks the default group",
 			http: up + "server { listen 8080; server_name a; location / { return 200 a; } }\n" +
 				"server { listen 8080 default_server; server_name b; location / { return 200 b; } }",

@@ -48,23 +48,40 @@ func (c *conn) writeErrorAfterBody(status int, reason string) bool {
 	return c.writeError(status, reason, closeAfter)
 }
 
-// writeReturn sends a configured fixed response.
+// writeReturn sends a configured response. A templated body is rendered first, at the start of the write buffer,
+// because its length goes in the head; the message then follows it in the same buffer and is written at once.
 func (c *conn) writeReturn(r *Return) bool {
 	closeAfter := c.req.Close || c.req.Framing != http1.FramingNone
-	b := appendStatusLine(c.wbuf[:0], r.Status)
+	b, body := c.wbuf[:0], r.Body
+	if r.BodyTemplate != nil {
+		b = r.BodyTemplate.render(b, c)
+		body = b
+	}
+	start := len(b)
+	b = appendStatusLine(b, r.Status)
 	for _, h := range r.Headers {
 		b = appendHeader(b, h[0], h[1])
 	}
-	b = appendContentLength(b, int64(len(r.Body)))
+	for i := range r.Templates {
+		h := &r.Templates[i]
+		b = append(b, h.Name...)
+		b = append(b, ": "...)
+		b = h.Value.render(b, c)
+		b = append(b, "\r\n"...)
+	}
+	b = appendContentLength(b, int64(len(body)))
 	b = appendConnection(b, c.req.Minor, closeAfter)
 	b = append(b, "\r\n"...)
 	if !isHead(c.req.Method) {
-		b = append(b, r.Body...)
-		c.log.BytesSent = int64(len(r.Body))
+		if r.BodyTemplate != nil {
+			body = b[:start] // b may have moved while growing
+		}
+		b = append(b, body...)
+		c.log.BytesSent = int64(len(body))
 	}
 	c.wbuf = b[:0]
 	c.log.Status = r.Status
-	if _, err := c.nc.Write(b); err != nil {
+	if _, err := c.nc.Write(b[start:]); err != nil {
 		return false
 	}
 	return !closeAfter

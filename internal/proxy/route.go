@@ -159,9 +159,14 @@ type HeaderValue struct {
 	Value Template
 }
 
-// Return is a fixed response sent by the gateway itself.
+// Return is a response sent by the gateway itself. Headers and Body are static; Templates and BodyTemplate, when
+// set, are rendered per request (nginx's `return 301 https://$host$request_uri`). A Return without templates is
+// written without rendering anything.
 type Return struct {
-	Status  int
-	Headers [][2]string
-	Body    []byte
+	Status    int
+	Headers   [][2]string
+	Body      []byte
+	Templates []HeaderValue // headers whose values use variables, written after Headers
+	// BodyTemplate, when non-nil, replaces Body.
+	BodyTemplate *Template
 }
