@@ -67,7 +67,14 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		rr.Target = pr
 		routes = append(routes, rr)
 	}
-	table := b.buildTable(cfg, routes, allRoutes(len(routes)), &diags)
+	// Without listener restrictions one table serves every listener. With them each listener gets its own table, and
+	// the shared one keeps only the unrestricted routes: checking restricted routes of different listeners against
+	// each other would report conflicts that no listener has.
+	idx := allRoutes(len(routes))
+	if restricted(cfg) {
+		idx = routesOf(cfg, "")
+	}
+	table := b.buildTable(cfg, routes, idx, &diags)
 	byListener := map[string]*router.Table[*proxy.Route]{}
 	if restricted(cfg) {
 		for _, l := range cfg.Listeners {
@@ -111,6 +118,7 @@ func allRoutes(n int) []int {
 	return out
 }
 
+// routesOf lists the routes listener serves; with listener "" only the unrestricted ones.
 func routesOf(cfg *config.Config, listener string) []int {
 	var out []int
 	for i := range cfg.Routes {

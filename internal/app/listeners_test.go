@@ -42,3 +42,28 @@ routes:
 		}
 	}
 }
+
+// TestListenerRoutesDoNotConflictAcrossListeners: two listeners each with their own catch-all is not an
+// "unreachable route": each route is the only one on its listener.
+func TestListenerRoutesDoNotConflictAcrossListeners(t *testing.T) {
+	a, b := newUpstream(t, "a", nil), newUpstream(t, "b", nil)
+	g := startGateway(t, fmt.Sprintf(`
+listeners:
+  - {name: one, address: "127.0.0.1:0"}
+  - {name: two, address: "127.0.0.1:0"}
+services:
+  a: {instances: ["%s"], timeouts: {connect: 1s}}
+  b: {instances: ["%s"], timeouts: {connect: 1s}}
+routes:
+  - match: {listeners: [one], path_prefix: /}
+    service: a
+  - match: {listeners: [two], path_prefix: /}
+    service: b
+`, a.addr, b.addr))
+	cl := newClient(t)
+	for i, want := range []string{"a", "b"} {
+		if _, body, err := get(cl, "http://"+g.addrs[i]+"/x"); err != nil || body != want {
+			t.Fatalf("listener %d: %q %v, want %q", i, body, err, want)
+		}
+	}
+}
