@@ -32,15 +32,26 @@ func BytesSource(name string, data []byte) Source {
 	return func() (*config.Config, config.Diagnostics) { return config.Parse(name, data) }
 }
 
-// Load parses and compiles a configuration: everything `fjord validate` checks.
+// Load parses and compiles a configuration: everything `fjord validate` checks, including that every TLS
+// certificate can be read and matches its key.
 func Load(src Source, prev *Built) (*Built, config.Diagnostics) {
+	b, _, diags := load(src, prev)
+	return b, diags
+}
+
+// load is Load that also returns each listener's compiled mode (TLS, redirect), keyed by listenerKey.
+func load(src Source, prev *Built) (*Built, map[string]*listenerSetup, config.Diagnostics) {
 	cfg, diags := src()
 	if diags.HasErrors() {
-		return nil, diags.Sorted()
+		return nil, nil, diags.Sorted()
 	}
+	setups, tlsDiags := compileListeners(cfg)
 	b, more := Compile(cfg, prev)
-	diags = append(diags, more...)
-	return b, diags.Sorted()
+	diags = append(append(diags, tlsDiags...), more...)
+	if tlsDiags.HasErrors() {
+		return nil, nil, diags.Sorted()
+	}
+	return b, setups, diags.Sorted()
 }
 
 // App runs the gateway for one configuration source.
@@ -71,7 +82,8 @@ type App struct {
 
 	srv       *proxy.Server
 	built     *Built
-	listeners map[string]net.Listener // by configured address
+	listeners map[string]net.Listener   // by configured address
+	modes     map[string]*listenerState // TLS and redirect state of each socket in listeners, same keys
 	serving   sync.WaitGroup
 	sink      *logSink
 	retired   []retiredSink // replaced access-log sinks, closed once their requests can no longer be in flight
@@ -99,14 +111,14 @@ func (a *App) retireSink(s *logSink) {
 
 // New returns an app that reads its configuration from src and logs to log.
 func New(src Source, log *slog.Logger) *App {
-	return &App{src: src, log: log, listeners: map[string]net.Listener{}}
+	return &App{src: src, log: log, listeners: map[string]net.Listener{}, modes: map[string]*listenerState{}}
 }
 
 // Run starts the gateway and serves until ctx is done, then shuts down gracefully (in-flight requests finish, up
 // to the configured shutdown_timeout). A receive on reload re-reads the configuration and applies it atomically; a
 // configuration with errors is logged and the running one stays in force.
 func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
-	b, diags := Load(a.src, nil)
+	b, setups, diags := load(a.src, nil)
 	a.logDiagnostics(diags)
 	if b == nil {
 		return fmt.Errorf("configuration has errors:\n%s", diags.String())
@@ -119,7 +131,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	a.sink = sink
 	a.srv = proxy.NewServer(b.Proxy, a.log)
 	a.built = b
-	if err := a.openListeners(b); err != nil {
+	if err := a.openListeners(b, setups); err != nil {
 		a.closeListeners(nil)
 		sink.close()
 		return err
@@ -176,8 +188,9 @@ func listenerKey(l config.Listener) string {
 	return l.Address
 }
 
-// openListeners listens on every configured address that is not open yet and starts serving it.
-func (a *App) openListeners(b *Built) error {
+// openListeners listens on every configured address that is not open yet and starts serving it with its mode from
+// setups (TLS, redirect) already in force, so that no connection is ever served plain on a TLS listener.
+func (a *App) openListeners(b *Built, setups map[string]*listenerSetup) error {
 	var opened []config.Listener
 	for _, l := range b.Listeners {
 		if a.listeners[listenerKey(l)] != nil {
@@ -196,14 +209,19 @@ func (a *App) openListeners(b *Built) error {
 	}
 	for _, l := range opened {
 		ln, name := a.listeners[listenerKey(l)], listenerKey(l)
+		a.applyMode(name, setups)
+		st := a.modes[name]
 		a.serving.Add(1)
 		go func() {
 			defer a.serving.Done()
-			if err := a.srv.ServeListener(ln, name, "http"); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+			if err := a.srv.ServeMode(ln, name, st.load); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
 				a.log.Error("listener stopped", "address", ln.Addr().String(), "err", err)
 			}
 		}()
 		a.log.Info("listening", "address", ln.Addr().String())
+		if s := setups[name]; s != nil && s.tls != nil {
+			a.log.Info("terminating TLS", "address", ln.Addr().String(), "certificates", len(s.tls.certs.all))
+		}
 	}
 	return nil
 }
@@ -220,6 +238,7 @@ func (a *App) closeListeners(b *Built) {
 		if !keep[addr] {
 			_ = ln.Close()
 			delete(a.listeners, addr)
+			delete(a.modes, addr)
 			a.log.Info("listener closed", "address", addr)
 		}
 	}
@@ -229,7 +248,7 @@ func (a *App) closeListeners(b *Built) {
 // what the new one does not use. Any failure before the swap leaves the running configuration untouched.
 func (a *App) reload() error {
 	start := time.Now()
-	b, diags := Load(a.src, a.built)
+	b, setups, diags := load(a.src, a.built)
 	a.logDiagnostics(diags)
 	if b == nil {
 		return fmt.Errorf("configuration has %d errors", countErrors(diags))
@@ -243,13 +262,18 @@ func (a *App) reload() error {
 		sink = s
 	}
 	b.Proxy.AccessLog = sink.logger
-	if err := a.openListeners(b); err != nil {
+	if err := a.openListeners(b, setups); err != nil {
 		if sink != a.sink {
 			sink.close()
 		}
 		return err
 	}
 	a.srv.Update(b.Proxy)
+	// Kept sockets take their new mode now: new certificates for the next handshakes, connections open stay as
+	// they are.
+	for _, l := range b.Listeners {
+		a.applyMode(listenerKey(l), setups)
+	}
 	startHealth(b, a.built, a.log)
 	a.closeListeners(b)
 	for _, in := range a.built.Retired(b) {

@@ -20,6 +20,7 @@ const (
 	DefaultMaxIdlePerInstance = 64
 	DefaultKeepaliveIdle      = 60 * time.Second
 	DefaultReturnStatus       = 200
+	DefaultTLSMinVersion      = "1.2"
 
 	DefaultHealthInterval      = 5 * time.Second
 	DefaultHealthTimeout       = 2 * time.Second
@@ -49,8 +50,12 @@ var (
 // service (Config.RouteTimeouts).
 func applyDefaults(c *Config) {
 	for i := range c.Listeners {
-		if l := &c.Listeners[i]; !l.Has("name") {
+		l := &c.Listeners[i]
+		if !l.Has("name") {
 			l.Name = fmt.Sprintf("listener-%d", i+1)
+		}
+		if l.TLS != nil {
+			setString(&l.TLS.MinVersion, l.TLS.Has("min_version"), DefaultTLSMinVersion)
 		}
 	}
 	setString(&c.AccessLog.Format, c.AccessLog.Has("format"), "off")

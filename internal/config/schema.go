@@ -93,6 +93,32 @@ type Listener struct {
 	Positions
 	Name    string `yaml:"name"` // default "listener-N", 1-based
 	Address string `yaml:"address,required"`
+	TLS     *TLS   `yaml:"tls"` // nil: plain HTTP
+
+	// RedirectToTLS names a TLS listener: this (plain) listener then answers every request with a 308 to the same
+	// host and URI on that listener's port, or on RedirectPort when set (the public port when a NAT or container
+	// maps ports).
+	RedirectToTLS string `yaml:"redirect_to_tls"`
+	RedirectPort  int    `yaml:"redirect_port"` // 0: the port of the RedirectToTLS listener's address
+}
+
+// TLS terminates TLS on a listener. The certificate files are read by the
+// compiler (internal/app), not by Parse; Parse checks only the shape.
+type TLS struct {
+	Positions
+	// Certificates are chosen by the client's SNI name against each certificate's DNS names (wildcards included);
+	// the first is the default when no name matches or the client sends none.
+	Certificates []Certificate `yaml:"certificates,required"`
+	MinVersion   string        `yaml:"min_version"` // "1.2" (default) or "1.3"
+	Ciphers      []string      `yaml:"ciphers"`     // TLS 1.2 suites by Go name; nil: Go's defaults
+}
+
+// Certificate is a PEM certificate chain and its private key. Relative paths
+// are relative to the directory of the configuration file.
+type Certificate struct {
+	Positions
+	Cert string `yaml:"cert,required"`
+	Key  string `yaml:"key,required"`
 }
 
 // Admin is the optional admin endpoint.

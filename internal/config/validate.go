@@ -76,6 +76,7 @@ func (v *validator) listeners(c *Config) {
 			v.bind(bound, b, c.Admin.Address)
 		}
 	}
+	v.listenerTLS(c)
 }
 
 func (v *validator) listenAddr(p Positions, addr, what string) (boundAddr, bool) {

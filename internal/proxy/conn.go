@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -35,7 +36,12 @@ type conn struct {
 	remote   netip.AddrPort
 	scheme   string
 	listener string // name of the listener it came in on
-	state    atomic.Int32
+	// tls is nc as a TLS server conn when the listener terminates TLS (its handshake is still to do when serve
+	// starts); nil on plain connections.
+	tls *tls.Conn
+	// redirectPort, when non-zero, makes every request a 308 to https on that port (see redirect in tls.go).
+	redirectPort int
+	state        atomic.Int32
 
 	req  http1.Request
 	resp http1.Response
@@ -114,13 +120,21 @@ func (c *conn) serve() {
 		c.releaseBuffers()
 		c.srv.untrack(c)
 	}()
+	if c.tls != nil && !c.handshake(c.srv.cfg.Load()) {
+		return
+	}
 	for {
 		if err := c.readRequest(c.srv.cfg.Load()); err != nil {
 			c.readFailed(err)
 			return
 		}
 		// Load the snapshot again: a reload may have happened while this connection waited for the request.
-		if !c.handle(c.srv.cfg.Load()) {
+		cfg := c.srv.cfg.Load()
+		if c.redirectPort != 0 {
+			if !c.redirect(cfg) {
+				return
+			}
+		} else if !c.handle(cfg) {
 			return
 		}
 	}

@@ -58,6 +58,12 @@ func (s *Server) Serve(ln net.Listener, scheme string) error { return s.ServeLis
 // ServeListener is Serve for a named listener: its requests are routed with the listener's own table when the
 // configuration has one (Config.ByListener).
 func (s *Server) ServeListener(ln net.Listener, name, scheme string) error {
+	return s.serve(ln, name, scheme, nil)
+}
+
+// serve is the accept loop of ServeListener and ServeMode. mode, when non-nil, is read once per accepted connection.
+// Nothing in the loop blocks on a client: the TLS handshake, like the first read, runs in the connection's goroutine.
+func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *ListenerMode) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -93,6 +99,9 @@ func (s *Server) ServeListener(ln net.Listener, name, scheme string) error {
 		backoff = 0
 		c := newConn(s, nc, scheme)
 		c.listener = name
+		if mode != nil {
+			c.setMode(mode())
+		}
 		if !s.track(c) {
 			_ = nc.Close()
 			return ErrServerClosed
