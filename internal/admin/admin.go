@@ -66,8 +66,12 @@ type InstanceStatus struct {
 //	GET /status  the Status as JSON
 //	GET /live    200 while the process serves the admin interface
 //	GET /ready   200 while fjord accepts traffic, 503 before it is ready and while it shuts down
-func Handler(status func() Status) http.Handler {
+//	GET /metrics the Prometheus metrics, when metrics is not nil
+func Handler(status func() Status, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestEndpoints(t *testing.T) {
 	st := Status{Version: "v1", Ready: true, Services: []ServiceStatus{{Name: "a", Instances: []InstanceStatus{
 		{Address: "127.0.0.1:1", State: "ejected"}}}}}
-	srv, err := Start("127.0.0.1:0", Handler(func() Status { return st }), slog.New(slog.DiscardHandler))
+	srv, err := Start("127.0.0.1:0", Handler(func() Status { return st }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "m 1\n") })), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +54,9 @@ func TestEndpoints(t *testing.T) {
 	st.Ready = false
 	if code, _ := get("/ready"); code != 503 {
 		t.Fatalf("/ready while not ready: %d, want 503", code)
+	}
+	if code, body := get("/metrics"); code != 200 || body != "m 1\n" {
+		t.Fatalf("/metrics: %d %q", code, body)
 	}
 	if code, _ := get("/nope"); code != 404 {
 		t.Fatalf("unknown path: %d", code)

@@ -68,13 +68,14 @@ type App struct {
 	// when neither it nor the config names an address ("" or "off": no admin interface).
 	AdminAddr, AdminDefault string
 
-	cur       atomic.Pointer[Built] // the configuration in force, for Status
-	reloads   atomic.Int64
-	ready     atomic.Bool
-	started   time.Time
-	admin     *admin.Server
-	addrMu    sync.Mutex
-	listening []string
+	cur         atomic.Pointer[Built] // the configuration in force, for Status
+	reloads     atomic.Int64
+	reloadFails atomic.Int64
+	ready       atomic.Bool
+	started     time.Time
+	admin       *admin.Server
+	addrMu      sync.Mutex
+	listening   []string
 	// Reloaded, when set, is called after each reload attempt with the listening addresses and the reload's error
 	// (nil when the new configuration is in force). It runs on Run's goroutine, so requests that start after it
 	// was called see the new configuration; tests and supervisors use it to know when a reload has been applied.
@@ -160,6 +161,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 		case <-reload:
 			err := a.reload()
 			if err != nil {
+				a.reloadFails.Add(1)
 				a.log.Error("reload failed; keeping the running configuration", "err", err)
 			}
 			if a.Reloaded != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fjord-gw/fjord/internal/balancer"
 	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/proxy"
 	"github.com/fjord-gw/fjord/internal/router"
 	"github.com/fjord-gw/fjord/internal/upstream"
@@ -29,6 +30,10 @@ type Built struct {
 	instances map[instanceKey]*upstream.Instance
 	state     map[string]*serviceState // by service name
 	reported  map[string]bool          // diagnostics already given (tables per listener repeat routes)
+
+	// Counters by route and service name, carried over reloads so that exported counters never go backwards.
+	routeStats map[string]*metrics.RouteStats
+	svcStats   map[string]*metrics.ServiceStats
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -46,11 +51,13 @@ type instanceKey struct {
 func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	var diags config.Diagnostics
 	b := &Built{
-		Config:    cfg,
-		Listeners: cfg.Listeners,
-		Services:  map[string]*proxy.Service{},
-		instances: map[instanceKey]*upstream.Instance{},
-		state:     map[string]*serviceState{},
+		Config:     cfg,
+		Listeners:  cfg.Listeners,
+		Services:   map[string]*proxy.Service{},
+		instances:  map[instanceKey]*upstream.Instance{},
+		state:      map[string]*serviceState{},
+		routeStats: map[string]*metrics.RouteStats{},
+		svcStats:   map[string]*metrics.ServiceStats{},
 	}
 	for _, name := range cfg.ServiceNames() {
 		svc, err := b.compileService(cfg.Services[name], prev)
@@ -63,7 +70,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	routes := make([]router.Route[*proxy.Route], 0, len(cfg.Routes))
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
-		rr, pr := b.compileRoute(cfg, r, &diags)
+		rr, pr := b.compileRoute(cfg, r, prev, &diags)
 		rr.Target = pr
 		routes = append(routes, rr)
 	}
@@ -96,6 +103,29 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		},
 	}
 	return b, diags
+}
+
+// statsOf is a built config's counters (empty for none).
+type statsOf struct {
+	route map[string]*metrics.RouteStats
+	svc   map[string]*metrics.ServiceStats
+}
+
+func prevStats(b *Built) statsOf {
+	if b == nil {
+		return statsOf{}
+	}
+	return statsOf{b.routeStats, b.svcStats}
+}
+
+// carry returns prev's counters for name, or new ones, and records them in into.
+func carry[T any](into, prev map[string]*T, name string) *T {
+	st := prev[name]
+	if st == nil {
+		st = new(T)
+	}
+	into[name] = st
+	return st
 }
 
 // restricted reports whether any route is limited to some listeners (then each listener gets its own table).
@@ -217,7 +247,7 @@ func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, 
 		b.instances[k] = in
 		insts = append(insts, in)
 	}
-	svc := &proxy.Service{Name: s.Name}
+	svc := &proxy.Service{Name: s.Name, Stats: carry(b.svcStats, prevStats(prev).svc, s.Name)}
 	var prevState *serviceState
 	if prev != nil {
 		prevState = prev.state[s.Name]
@@ -259,7 +289,7 @@ func (b *Built) Retired(next *Built) []*upstream.Instance {
 	return out
 }
 
-func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.Diagnostics) (router.Route[*proxy.Route], *proxy.Route) {
+func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, diags *config.Diagnostics) (router.Route[*proxy.Route], *proxy.Route) {
 	m := &r.Match
 	rr := router.Route[*proxy.Route]{Hosts: m.Hosts, Methods: m.Methods, PrefixFirst: m.PrefixFirst}
 	switch {
@@ -289,7 +319,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, diags *config.
 		rr.Headers = append(rr.Headers, hm)
 	}
 
-	pr := &proxy.Route{Name: r.Name}
+	pr := &proxy.Route{Name: r.Name, Stats: carry(b.routeStats, prevStats(prev).route, r.Name)}
 	if r.Return != nil {
 		pr.Return = compileReturn(r, diags)
 		return rr, pr

@@ -2,9 +2,16 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/admin"
+	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
@@ -93,7 +100,7 @@ func (a *App) startAdmin(b *Built) error {
 	if addr == "" || addr == "off" {
 		return nil
 	}
-	srv, err := admin.Start(addr, admin.Handler(a.Status), a.log)
+	srv, err := admin.Start(addr, admin.Handler(a.Status, a.metricsHandler()), a.log)
 	if err != nil {
 		if explicit {
 			return err
@@ -136,4 +143,42 @@ func (a *App) setListening() {
 	a.addrMu.Lock()
 	a.listening = addrs
 	a.addrMu.Unlock()
+}
+
+// metricsHandler serves the Prometheus metrics: fjord's own (read at scrape time from the route and service counters
+// and the state the status page shows) plus the Go runtime's and the process's. The registry is the app's, not the
+// global one.
+func (a *App) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewCollector(a.metricsSnapshot),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})
+}
+
+func (a *App) metricsSnapshot() metrics.Snapshot {
+	st := a.Status()
+	snap := metrics.Snapshot{Reloads: uint64(a.reloads.Load()), ReloadFails: uint64(a.reloadFails.Load())}
+	if a.srv != nil {
+		snap.Connections = a.srv.Connections()
+	}
+	b := a.cur.Load()
+	if b == nil {
+		return snap
+	}
+	for _, r := range b.Config.Routes {
+		snap.Routes = append(snap.Routes, metrics.RouteInfo{Name: r.Name, Service: r.Service, Stats: b.routeStats[r.Name]})
+	}
+	for _, s := range st.Services {
+		si := metrics.ServiceInfo{Name: s.Name, InFlight: s.InFlight, Queued: s.Queued, Limit: s.MaxConcurrent,
+			Stats: b.svcStats[s.Name]}
+		for _, in := range s.Instances {
+			si.Instances = append(si.Instances, metrics.InstanceInfo{Address: in.Address, State: in.State,
+				InFlight: in.InFlight, Ejections: in.Ejections})
+		}
+		snap.Services = append(snap.Services, si)
+	}
+	return snap
 }

@@ -59,6 +59,7 @@ type conn struct {
 	head       []byte // the raw request head (aliases r's buffer until detached)
 	inlineBody []byte // a small request body still in r's buffer, sent with the head (and again on a retry)
 	requestID  []byte // the request's id: the client's X-Request-Id or ridb
+	route      *Route // the route serving the current request (nil before routing)
 	log        accesslog.Entry
 	detached   bool // request head copied out of r (its body streams through r)
 

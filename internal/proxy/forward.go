@@ -84,6 +84,9 @@ func (r *retrier) allow(k failKind, status int, inst *upstream.Instance) bool {
 	r.left--
 	r.done++
 	r.next = next
+	if st := r.svc.Stats; st != nil {
+		st.Retries.Add(1)
+	}
 	return true
 }
 
@@ -105,6 +108,9 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	}
 	if svc.Limiter != nil {
 		if err := svc.Limiter.Acquire(context.Background(), svc.QueueTimeout); err != nil {
+			if svc.Stats != nil {
+				svc.Stats.Rejections.Add(1)
+			}
 			return c.gatewayFail(rt, nil, limitError(svc, err))
 		}
 		defer svc.Limiter.Release()
@@ -112,6 +118,9 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	key := c.hashKey(svc)
 	inst := svc.Pool.Pick(key)
 	if inst == nil {
+		if svc.Stats != nil {
+			svc.Stats.NoInstance.Add(1)
+		}
 		return c.gatewayFail(rt, nil, &gatewayError{status: 503,
 			reason: "no usable instance in service " + svc.Name + " (" + svc.Pool.Why() + ")"})
 	}

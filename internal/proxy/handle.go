@@ -13,8 +13,13 @@ import (
 func (c *conn) handle(cfg *Config) bool {
 	c.takeRequestID()
 	c.log = accesslog.Entry{}
+	c.route = nil
 	keep := c.serveRequest(cfg)
-	c.finishLog(cfg)
+	d := time.Since(c.start)
+	if c.route != nil {
+		c.route.Stats.Observe(c.req.Method, c.log.Status, d)
+	}
+	c.finishLog(cfg, d)
 	return keep && !c.srv.closing.Load()
 }
 
@@ -35,6 +40,7 @@ func (c *conn) serveRequest(cfg *Config) bool {
 		return c.writeErrorAfterBody(404, "no route for this host and path")
 	}
 	c.log.Route = rt.Name
+	c.route = rt
 	if rt.Return != nil {
 		return c.writeReturn(rt.Return)
 	}
@@ -125,13 +131,13 @@ func isHead(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
 
 // finishLog completes the access log entry from the request head (still valid: the head is only overwritten by the
 // next read, or was detached) and hands it to the logger.
-func (c *conn) finishLog(cfg *Config) {
+func (c *conn) finishLog(cfg *Config, d time.Duration) {
 	if cfg.AccessLog == nil {
 		return
 	}
 	e := &c.log
 	e.Time = c.start
-	e.Duration = time.Since(c.start)
+	e.Duration = d
 	e.ClientIP, e.ClientPort = c.remote.Addr(), c.remote.Port()
 	e.Method, e.URI, e.Host, e.RequestID = c.req.Method, c.req.URI, c.req.Host, c.requestID
 	e.Referer, _ = c.req.Header("Referer")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
 	"github.com/fjord-gw/fjord/internal/limit"
+	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/router"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -82,6 +83,7 @@ type Service struct {
 	// FailureStatuses are the response statuses that count as failures for outlier ejection.
 	FailureStatuses StatusSet
 	Retry           RetryPolicy
+	Stats           *metrics.ServiceStats // nil: not counted
 }
 
 // RetryPolicy says which failed attempts are tried again on another instance. Attempts that reached the upstream
@@ -122,7 +124,8 @@ const (
 // Route is a compiled route: where requests go and how they are rewritten on the way.
 type Route struct {
 	Name    string
-	Service *Service // nil when Return is set
+	Stats   *metrics.RouteStats // requests and latency; nil: not counted
+	Service *Service            // nil when Return is set
 	Return  *Return
 
 	StripPrefix string         // removed from the start of the path

@@ -81,7 +81,7 @@ func (c *conn) redirect(cfg *Config) bool {
 	c.takeRequestID()
 	c.log = accesslog.Entry{}
 	keep := c.writeRedirect()
-	c.finishLog(cfg)
+	c.finishLog(cfg, time.Since(c.start))
 	return keep && !c.srv.closing.Load()
 }
 

@@ -1,0 +1,85 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fjord-gw/fjord/internal/app"
+)
+
+// TestMetrics: requests are counted per route, method and status class, survive a reload, and the instance states
+// and service limits are exported.
+func TestMetrics(t *testing.T) {
+	up := newUpstream(t, "up", nil)
+	path := filepath.Join(t.TempDir(), "fjord.yaml")
+	cfg := fmt.Sprintf(`
+listeners: [{address: "127.0.0.1:0"}]
+admin: {address: "127.0.0.1:0"}
+services:
+  s:
+    instances: ["%s"]
+    timeouts: {connect: 1s}
+    limits: {max_concurrent: 5}
+routes:
+  - name: api
+    match: {path_prefix: /api/}
+    service: s
+  - name: other
+    match: {path_prefix: /}
+    return: {status: 404, body: "no\n"}
+`, up.addr)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.FileSource(path), slog.New(slog.DiscardHandler))
+	ready := make(chan []string, 1)
+	a.Ready = func(addrs []string) { ready <- addrs }
+	reload := make(chan struct{})
+	reloaded := make(chan error, 1)
+	a.Reloaded = func(_ []string, err error) { reloaded <- err }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, reload) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	addrs := <-ready
+	cl := newClient(t)
+	for range 3 {
+		get(cl, "http://"+addrs[0]+"/api/x")
+	}
+	get(cl, "http://"+addrs[0]+"/nothing")
+	reload <- struct{}{} // same file: the counters must carry over
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	get(cl, "http://"+addrs[0]+"/api/y")
+	_, body, err := get(cl, "http://"+a.AdminAddress()+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`fjord_requests_total{code="2xx",method="GET",route="api",service="s"} 4`,
+		`fjord_requests_total{code="4xx",method="GET",route="other",service=""} 1`,
+		`fjord_request_duration_seconds_count{route="api",service="s"} 4`,
+		`fjord_service_max_concurrent{service="s"} 5`,
+		fmt.Sprintf(`fjord_instance_state{instance="%s",service="s",state="healthy"} 1`, up.addr),
+		`fjord_config_reloads_total 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+}
