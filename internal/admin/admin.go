@@ -1,10 +1,11 @@
-// Package admin serves fjord's admin interface: the state of services and instances as JSON, and liveness and
-// readiness endpoints for load balancers and orchestrators. It listens apart from traffic (127.0.0.1:9901 by
+// Package admin serves fjord's admin interface: the state of services and instances as JSON, a live status page
+// over that JSON, and liveness and readiness endpoints for load balancers and orchestrators. It listens apart from traffic (127.0.0.1:9901 by
 // default) and knows nothing about the engine: the app hands it a function that reports the current Status.
 package admin
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,36 @@ type Status struct {
 	Listeners []string        `json:"listeners"`
 	Routes    []RouteStatus   `json:"routes"`
 	Services  []ServiceStatus `json:"services"`
+	// LatencyBounds are the upper bounds, in seconds, of the latency buckets that every Traffic counts (the last
+	// bucket, +Inf, has no bound here).
+	LatencyBounds []float64 `json:"latency_bounds_seconds,omitempty"`
+}
+
+// Traffic counts finished requests since a route or service was created; a reload that keeps the name keeps the
+// counts, so readers compute rates from the difference between two Status reports (the status page does, once a
+// second).
+type Traffic struct {
+	Requests   uint64  `json:"requests"`
+	Status4xx  uint64  `json:"status_4xx"`
+	Status5xx  uint64  `json:"status_5xx"`
+	LatencySum float64 `json:"latency_sum_seconds"`
+	// LatencyBuckets are cumulative: LatencyBuckets[i] requests took at most Status.LatencyBounds[i]; the last
+	// entry (+Inf) equals the number of requests whose latency was observed.
+	LatencyBuckets []uint64 `json:"latency_buckets"`
+}
+
+// Add adds o's counts to t (for a service's total over its routes). Buckets must share bounds.
+func (t *Traffic) Add(o Traffic) {
+	t.Requests += o.Requests
+	t.Status4xx += o.Status4xx
+	t.Status5xx += o.Status5xx
+	t.LatencySum += o.LatencySum
+	if len(t.LatencyBuckets) < len(o.LatencyBuckets) {
+		t.LatencyBuckets = append(t.LatencyBuckets, make([]uint64, len(o.LatencyBuckets)-len(t.LatencyBuckets))...)
+	}
+	for i, n := range o.LatencyBuckets {
+		t.LatencyBuckets[i] += n
+	}
 }
 
 // RouteStatus describes one route in match order.
@@ -34,6 +65,7 @@ type RouteStatus struct {
 	Path    string   `json:"path"` // "prefix /api/", "exact /healthz", "regex ^/u/[0-9]+$"
 	Service string   `json:"service,omitempty"`
 	Return  int      `json:"return,omitempty"` // status of a fixed response
+	Traffic *Traffic `json:"traffic,omitempty"`
 }
 
 // ServiceStatus is one service with its bulkhead and instances.
@@ -44,6 +76,11 @@ type ServiceStatus struct {
 	Queued        int              `json:"queued"`
 	MaxConcurrent int              `json:"max_concurrent"` // 0 = unlimited
 	Instances     []InstanceStatus `json:"instances"`
+	// Traffic sums the traffic of the routes that send to this service.
+	Traffic    *Traffic `json:"traffic,omitempty"`
+	Retries    uint64   `json:"retries"`     // attempts made again on another instance
+	Rejections uint64   `json:"rejections"`  // refused by the bulkhead (queue full or timed out)
+	NoInstance uint64   `json:"no_instance"` // answered 503 because no instance was usable
 }
 
 // InstanceStatus is one upstream instance. State is the first that applies of: "unhealthy" (failing active health
@@ -61,8 +98,19 @@ type InstanceStatus struct {
 	WarmingUntil *time.Time `json:"warming_until,omitempty"`
 }
 
+// statusPage is the live status page: one self-contained HTML file (inline style and script, no external assets, so
+// it works on an air-gapped host) that polls /status once a second and computes rates from successive reports.
+//
+//go:embed status.html
+var statusPage []byte
+
+// pagePolicy forbids the page from loading anything but /status from its own origin, which also keeps a future edit
+// from quietly adding a CDN asset.
+const pagePolicy = "default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
 // Handler serves the admin endpoints:
 //
+//	GET /        the live status page (also at /ui)
 //	GET /status  the Status as JSON
 //	GET /live    200 while the process serves the admin interface
 //	GET /ready   200 while fjord accepts traffic, 503 before it is ready and while it shuts down
@@ -78,6 +126,16 @@ func Handler(status func() Status, metrics http.Handler) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(status())
 	})
+	page := func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", pagePolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(statusPage)
+	}
+	mux.HandleFunc("GET /{$}", page)
+	mux.HandleFunc("GET /ui", page)
 	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

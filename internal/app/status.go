@@ -56,6 +56,7 @@ func (a *App) Status() admin.Status {
 		}
 		st.Services = append(st.Services, ss)
 	}
+	addTraffic(&st, b)
 	return st
 }
 

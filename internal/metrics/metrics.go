@@ -77,3 +77,43 @@ type ServiceStats struct {
 	Rejections atomic.Uint64 // requests refused by the service's bulkhead (queue full or timed out)
 	NoInstance atomic.Uint64 // requests answered 503 because no instance was usable
 }
+
+// Totals is a consistent-enough read of a route's counters for status pages (each counter is read atomically; the
+// set is not a snapshot).
+type Totals struct {
+	Requests, Status4xx, Status5xx uint64
+	LatencySumSeconds              float64
+	LatencyBuckets                 []uint64 // cumulative, one per LatencyBounds entry plus +Inf
+}
+
+// LatencyBounds are the upper bounds of the latency histogram's buckets in seconds (the last bucket, +Inf, is implied).
+func LatencyBounds() []float64 { return append([]float64(nil), latencyBounds[:]...) }
+
+// Totals reads the counters.
+func (s *RouteStats) Totals() Totals {
+	var t Totals
+	if s == nil {
+		t.LatencyBuckets = make([]uint64, len(latencyBounds)+1)
+		return t
+	}
+	for m := range s.requests {
+		for cl := range s.requests[m] {
+			n := s.requests[m][cl].Load()
+			t.Requests += n
+			switch cl {
+			case 4:
+				t.Status4xx += n
+			case 5:
+				t.Status5xx += n
+			}
+		}
+	}
+	t.LatencyBuckets = make([]uint64, len(s.buckets))
+	var cum uint64
+	for i := range s.buckets {
+		cum += s.buckets[i].Load()
+		t.LatencyBuckets[i] = cum
+	}
+	t.LatencySumSeconds = float64(s.sumNanos.Load()) / 1e9
+	return t
+}
