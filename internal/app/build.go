@@ -325,6 +325,10 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 		return rr, pr
 	}
 	pr.Service = b.Services[r.Service]
+	pr.MaxBodyBytes = int64(cfg.Server.MaxBodyBytes)
+	if r.Has("max_body_bytes") {
+		pr.MaxBodyBytes = int64(r.MaxBodyBytes)
+	}
 	t := cfg.RouteTimeouts(r)
 	pr.Timeouts = proxy.Timeouts{
 		Connect:        t.Connect.Duration,

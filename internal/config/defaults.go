@@ -12,6 +12,7 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultMaxHeaderBytes     = 16384
 	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultMaxBodyBytes       = 1 << 30
 	DefaultBalancer           = "round_robin"
 	DefaultWeight             = 1
 	DefaultConnectTimeout     = 5 * time.Second
@@ -66,6 +67,7 @@ func applyDefaults(c *Config) {
 	setDuration(&s.IdleTimeout, DefaultIdleTimeout)
 	setDuration(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setInt(&s.MaxHeaderBytes, s.Has("max_header_bytes"), DefaultMaxHeaderBytes)
+	setInt(&s.MaxBodyBytes, s.Has("max_body_bytes"), DefaultMaxBodyBytes)
 
 	for _, svc := range c.Services {
 		setString(&svc.Balancer, svc.Has("balancer"), DefaultBalancer)

@@ -44,6 +44,20 @@ func TestDiagnostics(t *testing.T) {
 			want: nil,
 		},
 		{
+			name: "negative server max_body_bytes",
+			yaml: withOK(okListener, "server:", "  max_body_bytes: -1"),
+			want: []string{`c.yaml:3:19: error: max_body_bytes must not be negative (0 = unlimited), got -1`},
+		},
+		{
+			name: "route max_body_bytes",
+			yaml: withSvc("routes:", "  - {service: a, max_body_bytes: -5}", "  - {return: {status: 204}, max_body_bytes: 10}",
+				"  - {service: a, max_body_bytes: 0}"),
+			want: []string{
+				`c.yaml:7:34: error: max_body_bytes must not be negative (0 = unlimited), got -5`,
+				`c.yaml:8:45: warning: route "route-2": max_body_bytes is ignored on a return route (the body is never read)`,
+			},
+		},
+		{
 			name: "bad duration",
 			yaml: withOK(okListener, "server:", "  idle_timeout: 1.5 seconds"),
 			want: []string{`c.yaml:3:17: error: invalid duration "1.5 seconds" (use e.g. 500ms, 2s, 1m)`},

@@ -141,6 +141,9 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // default 60s
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`    // default 16384
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`    // default 30s
+	// MaxBodyBytes is the largest request body forwarded, for routes that do not set their own; default 1 GiB,
+	// 0 = unlimited.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 }
 
 // Service is a named group of upstream instances.
@@ -272,6 +275,8 @@ type Route struct {
 	ForwardedHeaders *bool     `yaml:"forwarded_headers"`
 	ResponseHeaders  HeaderOps `yaml:"response_headers"`
 	Timeouts         Timeouts  `yaml:"timeouts"` // only Set fields override the service
+	// MaxBodyBytes overrides server.max_body_bytes when written (Has("max_body_bytes")); 0 = unlimited.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 }
 
 // Match selects requests. After Parse exactly one of Path, PathPrefix and

@@ -160,6 +160,14 @@ func (v *validator) server(s *Server) {
 	if s.MaxHeaderBytes < 4096 || s.MaxHeaderBytes > 1<<20 {
 		v.diags.Errorf(s.At("max_header_bytes"), "max_header_bytes must be between 4096 and 1048576, got %d", s.MaxHeaderBytes)
 	}
+	v.maxBodyBytes(s.Positions, s.MaxBodyBytes)
+}
+
+// maxBodyBytes reports a negative max_body_bytes (0 is "unlimited").
+func (v *validator) maxBodyBytes(p Positions, n int) {
+	if n < 0 {
+		v.diags.Errorf(p.At("max_body_bytes"), "max_body_bytes must not be negative (0 = unlimited), got %d", n)
+	}
 }
 
 // oneOf reports a value outside allowed, suggesting the closest one.

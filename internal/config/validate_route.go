@@ -26,9 +26,21 @@ func (v *validator) routes(c *Config) {
 		v.headerOps(&r.RequestHeaders)
 		v.headerOps(&r.ResponseHeaders)
 		v.timeouts(r.Timeouts)
+		v.routeBodyLimit(r)
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
 		}
+	}
+}
+
+// routeBodyLimit checks a route's max_body_bytes; a direct response never reads the body, so there it is ignored.
+func (v *validator) routeBodyLimit(r *Route) {
+	if !r.Has("max_body_bytes") {
+		return
+	}
+	v.maxBodyBytes(r.Positions, r.MaxBodyBytes)
+	if r.Return != nil {
+		v.diags.Warnf(r.At("max_body_bytes"), "route %q: max_body_bytes is ignored on a return route (the body is never read)", r.Name)
 	}
 }
 

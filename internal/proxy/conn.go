@@ -61,7 +61,8 @@ type conn struct {
 	requestID  []byte // the request's id: the client's X-Request-Id or ridb
 	route      *Route // the route serving the current request (nil before routing)
 	log        accesslog.Entry
-	detached   bool // request head copied out of r (its body streams through r)
+	detached   bool         // request head copied out of r (its body streams through r)
+	climit     chunkLimiter // cuts a chunked request body at its route's MaxBodyBytes
 
 	// up is the upstream connection of the exchange in progress, so that a forced Shutdown can close it too: a
 	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.

@@ -312,14 +312,22 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 	if dst, src, ok := spliceable(uc.Conn.Conn, c.nc); ok && c.req.Framing == http1.FramingLength && c.req.ContentLength >= spliceMin {
 		err = c.spliceRequestBody(dst, src, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
 	} else {
+		var dst io.Writer = uc
+		if rt.MaxBodyBytes > 0 && c.req.Framing == http1.FramingChunked {
+			c.climit.reset(uc, rt.MaxBodyBytes)
+			dst = &c.climit
+		}
 		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-		_, err = http1.CopyBody(uc, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
+		_, err = http1.CopyBody(dst, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
 		_ = c.dc.Clear()
 	}
 	if err == nil {
 		return true, false
 	}
 	_ = uc.Close()
+	if errors.Is(err, errBodyTooLarge) {
+		return false, c.refuseBody(rt)
+	}
 	var se *http1.SourceError
 	if errors.As(err, &se) {
 		var he *http1.Error

@@ -44,6 +44,9 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	if rt.Return != nil {
 		return c.writeReturn(rt.Return)
 	}
+	if c.bodyTooLarge(rt) {
+		return c.refuseBody(rt)
+	}
 	return c.forward(cfg, rt)
 }
 

@@ -143,6 +143,11 @@ type Route struct {
 	Request  HeaderOps
 	Response HeaderOps
 	Timeouts Timeouts
+
+	// MaxBodyBytes is the largest request body forwarded; 0 = unlimited. A larger Content-Length is answered 413
+	// before anything goes upstream; a chunked body is cut at the chunk that crosses it (the upstream sees an
+	// unfinished request, the client a 413) and the client connection is closed.
+	MaxBodyBytes int64
 }
 
 // HeaderOps edits headers: Remove drops incoming headers by name, Set replaces, Add appends. Build it with
