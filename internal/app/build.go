@@ -16,6 +16,7 @@ import (
 	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/proxy"
+	"github.com/fjord-gw/fjord/internal/ratelimit"
 	"github.com/fjord-gw/fjord/internal/router"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -34,6 +35,8 @@ type Built struct {
 	// Counters by route and service name, carried over reloads so that exported counters never go backwards.
 	routeStats map[string]*metrics.RouteStats
 	svcStats   map[string]*metrics.ServiceStats
+	// Rate-limit buckets by route name, carried over a reload that keeps the route's limit.
+	rateLimits map[string]*proxy.RateLimit
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -58,6 +61,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		state:      map[string]*serviceState{},
 		routeStats: map[string]*metrics.RouteStats{},
 		svcStats:   map[string]*metrics.ServiceStats{},
+		rateLimits: map[string]*proxy.RateLimit{},
 	}
 	for _, name := range cfg.ServiceNames() {
 		svc, err := b.compileService(cfg.Services[name], prev)
@@ -320,6 +324,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 	}
 
 	pr := &proxy.Route{Name: r.Name, Stats: carry(b.routeStats, prevStats(prev).route, r.Name)}
+	pr.RateLimit = b.compileRateLimit(r, prev)
 	if r.Return != nil {
 		pr.Return = compileReturn(r, diags)
 		return rr, pr
@@ -360,6 +365,41 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, diags)
 	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, diags)
 	return rr, pr
+}
+
+// compileRateLimit builds r's rate limit, reusing prev's buckets when the route kept its name, rate, burst and key
+// (a reload must not hand every client a fresh burst).
+func (b *Built) compileRateLimit(r *config.Route, prev *Built) *proxy.RateLimit {
+	rc := r.RateLimit
+	if rc == nil {
+		return nil
+	}
+	count, per, err := config.ParseRate(rc.Rate)
+	if err != nil {
+		return nil // validation has reported it
+	}
+	lim := ratelimit.Limit{Rate: float64(count) / per.Seconds(), Burst: rc.Burst}
+	if lim.Burst == 0 {
+		lim.Burst = count
+	}
+	rl := &proxy.RateLimit{Key: proxy.RateByClientIP}
+	switch kind, name, _ := strings.Cut(rc.Key, ":"); {
+	case rc.Key == "route":
+		rl.Key = proxy.RateByRoute
+	case kind == "header":
+		rl.Key, rl.Header = proxy.RateByHeader, name
+	}
+	if prev != nil {
+		if old := prev.rateLimits[r.Name]; old != nil && old.Key == rl.Key && old.Header == rl.Header &&
+			old.Limiter.Limit() == lim {
+			rl.Limiter = old.Limiter
+		}
+	}
+	if rl.Limiter == nil {
+		rl.Limiter = ratelimit.New(lim, ratelimit.Options{})
+	}
+	b.rateLimits[r.Name] = rl
+	return rl
 }
 
 func compileHeaderOps(h *config.HeaderOps, route string, diags *config.Diagnostics) proxy.HeaderOps {

@@ -49,6 +49,22 @@ func TestDiagnostics(t *testing.T) {
 			want: []string{`c.yaml:3:19: error: max_body_bytes must not be negative (0 = unlimited), got -1`},
 		},
 		{
+			name: "rate_limit",
+			yaml: withSvc("routes:",
+				`  - {service: a, rate_limit: {rate: "100/s", burst: 50, key: "header:X-Api-Key"}}`,
+				`  - {service: a, rate_limit: {rate: "ten/s"}}`,
+				`  - {service: a, rate_limit: {rate: "5/d", key: route}}`,
+				`  - {service: a, rate_limit: {rate: "5/m", burst: -1, key: "cookie:x"}}`,
+				`  - {service: a, rate_limit: {key: route}}`),
+			want: []string{
+				`c.yaml:8:37: error: route "route-2": rate_limit: invalid rate "ten/s": the count must be a positive integer`,
+				`c.yaml:9:37: error: route "route-3": rate_limit: invalid rate "5/d": the period must be s, m or h`,
+				`c.yaml:10:51: error: route "route-4": rate_limit: burst must not be negative (0 = the rate's count), got -1`,
+				`c.yaml:10:60: error: route "route-4": rate_limit: invalid key "cookie:x": want client_ip, header:NAME or route`,
+				`c.yaml:11:30: error: missing required key "rate" in routes[4].rate_limit`,
+			},
+		},
+		{
 			name: "route max_body_bytes",
 			yaml: withSvc("routes:", "  - {service: a, max_body_bytes: -5}", "  - {return: {status: 204}, max_body_bytes: 10}",
 				"  - {service: a, max_body_bytes: 0}"),

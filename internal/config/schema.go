@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -277,6 +280,41 @@ type Route struct {
 	Timeouts         Timeouts  `yaml:"timeouts"` // only Set fields override the service
 	// MaxBodyBytes overrides server.max_body_bytes when written (Has("max_body_bytes")); 0 = unlimited.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// RateLimit limits the requests of the route per key; nil = unlimited.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit is a token bucket per key: Rate ("100/s", "600/m") refills it, Burst (default: the rate's count) is its
+// size. Key says what a bucket belongs to: "client_ip" (default), "header:NAME" (clients without the header are
+// keyed by IP) or "route" (one bucket for the whole route). Limits are per gateway instance.
+type RateLimit struct {
+	Positions
+	Key   string `yaml:"key"`
+	Rate  string `yaml:"rate,required"`
+	Burst int    `yaml:"burst"`
+}
+
+// ParseRate reads a rate "N/s", "N/m" or "N/h" (N a positive integer) as a count per period.
+func ParseRate(s string) (count int, per time.Duration, err error) {
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("invalid rate %q: want COUNT/s, COUNT/m or COUNT/h", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s":
+		per = time.Second
+	case "m":
+		per = time.Minute
+	case "h":
+		per = time.Hour
+	default:
+		return 0, 0, fmt.Errorf("invalid rate %q: the period must be s, m or h", s)
+	}
+	count, err = strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count <= 0 {
+		return 0, 0, fmt.Errorf("invalid rate %q: the count must be a positive integer", s)
+	}
+	return count, per, nil
 }
 
 // Match selects requests. After Parse exactly one of Path, PathPrefix and

@@ -27,6 +27,7 @@ func (v *validator) routes(c *Config) {
 		v.headerOps(&r.ResponseHeaders)
 		v.timeouts(r.Timeouts)
 		v.routeBodyLimit(r)
+		v.rateLimit(r)
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
 		}
@@ -41,6 +42,27 @@ func (v *validator) routeBodyLimit(r *Route) {
 	v.maxBodyBytes(r.Positions, r.MaxBodyBytes)
 	if r.Return != nil {
 		v.diags.Warnf(r.At("max_body_bytes"), "route %q: max_body_bytes is ignored on a return route (the body is never read)", r.Name)
+	}
+}
+
+// rateLimit checks a route's rate_limit: a valid rate, a non-negative burst and a known key.
+func (v *validator) rateLimit(r *Route) {
+	rl := r.RateLimit
+	if rl == nil {
+		return
+	}
+	if _, _, err := ParseRate(rl.Rate); err != nil && rl.Has("rate") {
+		v.diags.Errorf(rl.At("rate"), "route %q: rate_limit: %v", r.Name, err)
+	}
+	if rl.Burst < 0 {
+		v.diags.Errorf(rl.At("burst"), "route %q: rate_limit: burst must not be negative (0 = the rate's count), got %d", r.Name, rl.Burst)
+	}
+	kind, name, _ := strings.Cut(rl.Key, ":")
+	switch {
+	case rl.Key == "" || rl.Key == "client_ip" || rl.Key == "route":
+	case kind == "header" && isToken(name):
+	default:
+		v.diags.Errorf(rl.At("key"), "route %q: rate_limit: invalid key %q: want client_ip, header:NAME or route", r.Name, rl.Key)
 	}
 }
 

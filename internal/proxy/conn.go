@@ -15,6 +15,7 @@ import (
 	"github.com/fjord-gw/fjord/internal/accesslog"
 	"github.com/fjord-gw/fjord/internal/deadline"
 	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/ratelimit"
 	"github.com/fjord-gw/fjord/internal/router"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -48,6 +49,7 @@ type conn struct {
 	path []byte // cleaned path of the current request (routing and forwarding)
 	wbuf []byte // head (and small body) of the message being written; wb's bytes while borrowed
 	ridb [32]byte
+	rate ratelimit.Decision // the current request's rate-limit decision, for a 429's headers
 
 	// Borrowed buffers (see buffers.go): nil while the connection is idle.
 	rb, wb, bb *buffer

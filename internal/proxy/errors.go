@@ -113,8 +113,11 @@ func (c *conn) writeError(status int, reason string, closeAfter bool) bool {
 		b = appendHeader(b, "Content-Type", "text/plain; charset=utf-8")
 	}
 	b = appendHeader(b, "X-Request-Id", string(c.requestID))
-	if status == 503 {
+	switch status {
+	case 503:
 		b = appendHeader(b, "Retry-After", "1")
+	case 429:
+		b = appendRateHeaders(b, c.rate)
 	}
 	b = appendContentLength(b, int64(len(body)))
 	b = appendConnection(b, c.req.Minor, closeAfter)

@@ -41,11 +41,16 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	}
 	c.log.Route = rt.Name
 	c.route = rt
+	// The body limit comes first: a request refused for its size takes no token. A direct response (which never
+	// reads the body) is rate limited too.
+	if rt.Return == nil && c.bodyTooLarge(rt) {
+		return c.refuseBody(rt)
+	}
+	if c.rateLimited(rt) {
+		return c.refuseRate(rt)
+	}
 	if rt.Return != nil {
 		return c.writeReturn(rt.Return)
-	}
-	if c.bodyTooLarge(rt) {
-		return c.refuseBody(rt)
 	}
 	return c.forward(cfg, rt)
 }

@@ -148,6 +148,10 @@ type Route struct {
 	// before anything goes upstream; a chunked body is cut at the chunk that crosses it (the upstream sees an
 	// unfinished request, the client a 413) and the client connection is closed.
 	MaxBodyBytes int64
+
+	// RateLimit, when non-nil, answers 429 to requests over the limit, after routing and the body-size check and
+	// before the service's bulkhead.
+	RateLimit *RateLimit
 }
 
 // HeaderOps edits headers: Remove drops incoming headers by name, Set replaces, Add appends. Build it with
