@@ -419,4 +419,37 @@ server { listen 127.0.0.1:{{PORT}} default_server;
 		reqs: []nginxReq{{host: "plain.test", path: "/a/b?c=d"}, {host: "h", path: "/ip"},
 			{host: "h", path: "/who?x=1"}, {host: "h", path: "/go/there?q=2"}, {host: "h", path: "/"}},
 	},
+	{
+		name: "rewrite break and last become replace_path",
+		conf: `upstream a { server {{A}}; } upstream b { server {{B}}; }
+server { listen 127.0.0.1:{{PORT}};
+  location /app/ { rewrite ^/app/old/(.*)$ /app/new/$1 last; proxy_pass http://a; }
+  location /v1/ { rewrite ^/v1/(.*)$ /api/$1.json break; proxy_pass http://b; }
+  location /mixed/ { rewrite /legacy/([a-z]+) /mixed/modern/$1 break; proxy_pass http://a; }
+  location / { proxy_pass http://b; }
+}`,
+		reqs: []nginxReq{{host: "h", path: "/app/old/x/y?q=1"}, {host: "h", path: "/app/other"},
+			{host: "h", path: "/v1/users/7?id=2"}, {host: "h", path: "/v1/"}, {host: "h", path: "/mixed/legacy/abc/def"},
+			{host: "h", path: "/"}},
+	},
+	{
+		name: "rewrite redirects: location, exact location with captures, absolute URL",
+		conf: `server { listen 127.0.0.1:{{PORT}};
+  location /old/ { rewrite ^/old/ https://$host/new/? permanent; }
+  location = /u/42 { rewrite ^/u/(\d+)$ http://example.test/users/$1? redirect; }
+  location /abs/ { rewrite ^ http://example.test/landing? last; }
+  location / { proxy_pass http://{{A}}; }
+}`,
+		reqs: []nginxReq{{host: "h", path: "/old/a/b?x=1"}, {host: "h", path: "/u/42?y=2"}, {host: "h", path: "/abs/q"},
+			{host: "h", path: "/u/43"}},
+	},
+	{
+		name: "server-level rewrite redirect of every path",
+		conf: `server { listen 127.0.0.1:{{PORT}}; server_name moved.test;
+  rewrite ^(.*)$ https://new.test/? permanent;
+  location / { proxy_pass http://{{A}}; }
+}
+server { listen 127.0.0.1:{{PORT}} default_server; location / { proxy_pass http://{{A}}; } }`,
+		reqs: []nginxReq{{host: "moved.test", path: "/a?b=c"}, {host: "moved.test", path: "/"}, {host: "other", path: "/a"}},
+	},
 }

@@ -197,6 +197,9 @@ func emitRoute(w *yamlWriter, r *route) {
 		w.printf(p, "      strip_prefix: %s", q(r.strip))
 		w.printf(p, "      add_prefix: %s", q(r.add))
 	}
+	if r.replRegex != "" {
+		w.printf(p, "      replace_path: {regex: %s, with: %s}", q(r.replRegex), q(r.replWith))
+	}
 	w.printf(p, "      host: %s", q(r.host))
 	if len(r.set) > 0 || len(r.remove) > 0 {
 		w.printf(p, "    request_headers:")

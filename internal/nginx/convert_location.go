@@ -22,10 +22,13 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 		return
 	}
 	var pass, ret *Directive
+	var rws []*Directive
 	for _, e := range l.Block {
 		switch {
 		case e.Name == "location":
 		case c.setting(e, sc):
+		case e.Name == "rewrite":
+			rws = append(rws, e)
 		case e.Name == "proxy_pass":
 			pass = e
 		case e.Name == "return":
@@ -40,7 +43,13 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 			c.unknown(e, "location")
 		}
 	}
+	rw, ok := c.onlyRewrite(rws)
+	if !ok {
+		return
+	}
 	switch {
+	case rw != nil:
+		c.rewrittenLocation(rw, l, r, pass, ret, sc, si)
 	case ret != nil:
 		if pass != nil {
 			c.diag(pass.Pos, SeverityWarning, "return runs before proxy_pass: proxy_pass is never used")

@@ -36,14 +36,16 @@ type route struct {
 	retLocation string
 	isReturn    bool
 	strip, add  string
-	host        string
-	forwarded   bool
-	set, resAdd []kv
-	remove      []string
-	resRemove   []string
-	connect     string
-	rh, idle    string
-	nested      bool // from a location nested in another
+	// replRegex and replWith are rewrite.replace_path, from nginx's rewrite.
+	replRegex, replWith string
+	host                string
+	forwarded           bool
+	set, resAdd         []kv
+	remove              []string
+	resRemove           []string
+	connect             string
+	rh, idle            string
+	nested              bool // from a location nested in another
 }
 
 // serverInfo is what the locations of one server block share.
@@ -70,10 +72,13 @@ func (c *converter) server(d *Directive, sc *scope) {
 		}
 	}
 	var ret *Directive
+	var rws []*Directive
 	static := !proxies(d.Block)
 	for _, e := range d.Block {
 		switch {
 		case e.Name == "listen" || e.Name == "server_name" || e.Name == "location":
+		case e.Name == "rewrite":
+			rws = append(rws, e)
 		case static && staticFiles[e.Name]:
 			// reported once for the server below
 		case c.setting(e, sc):
@@ -92,6 +97,14 @@ func (c *converter) server(d *Directive, sc *scope) {
 		default:
 			c.unknown(e, "server")
 		}
+	}
+	if rw, ok := c.onlyRewrite(rws); !ok || rw != nil {
+		if ok && ret != nil {
+			c.errorf(rw.d.Pos, "rewrite together with return in one server: not supported yet")
+		} else if ok {
+			c.serverRewrite(rw, si)
+		}
+		return
 	}
 	if ret != nil {
 		// A server-level return runs before location matching: it answers
@@ -116,11 +129,11 @@ func (c *converter) server(d *Directive, sc *scope) {
 // staticFiles are the directives of nginx's file serving.
 var staticFiles = map[string]bool{"root": true, "alias": true, "index": true, "try_files": true}
 
-// proxies reports whether any location in ds proxies or returns.
+// proxies reports whether any location in ds proxies, returns or rewrites.
 func proxies(ds []*Directive) bool {
 	found := false
 	Walk(ds, func(d *Directive) bool {
-		if d.Name == "proxy_pass" || d.Name == "return" {
+		if d.Name == "proxy_pass" || d.Name == "return" || d.Name == "rewrite" {
 			found = true
 		}
 		return !found
