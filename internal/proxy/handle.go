@@ -2,10 +2,9 @@ package proxy
 
 import (
 	"strconv"
-
-	"github.com/fjord-gw/fjord/internal/accesslog"
 	"time"
 
+	"github.com/fjord-gw/fjord/internal/accesslog"
 	"github.com/fjord-gw/fjord/internal/http1"
 )
 
