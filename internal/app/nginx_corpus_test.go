@@ -25,9 +25,6 @@ const (
 	// redirects into http://host:port/... (absolute_redirect on); fjord
 	// sends it relative, which RFC 9110 allows and browsers follow alike.
 	relativeRedirect difference = 1 << iota
-	// hostCase: nginx's $host is lower-cased; fjord's ${host} keeps the
-	// client's spelling (host names compare case-insensitively).
-	hostCase
 )
 
 // nginxReq is one request of a case.
@@ -197,7 +194,6 @@ server { listen 127.0.0.1:{{PORT}}; server_name main.test;
 }`,
 		reqs: []nginxReq{{host: "main.test", path: "/ph/1"}, {host: "main.test:8080", path: "/hh/1"},
 			{host: "main.test", path: "/addr/1"}, {host: "Main.Test", path: "/sn/1"}},
-		differs: hostCase,
 	},
 	{
 		name: "proxy_hide_header and add_header with inheritance",

@@ -85,7 +85,14 @@ func (t *Template) render(dst []byte, c *conn) []byte {
 		case VarClientPort:
 			dst = strconv.AppendUint(dst, uint64(c.remote.Port()), 10)
 		case VarHost:
-			dst = append(dst, hostOnly(c.req.Host)...)
+			// Lower-cased like nginx's $host: host names are case-insensitive, and upstreams keyed on them should
+			// not see two spellings.
+			for _, b := range hostOnly(c.req.Host) {
+				if 'A' <= b && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				dst = append(dst, b)
+			}
 		case VarScheme:
 			dst = append(dst, c.scheme...)
 		case VarMethod:
