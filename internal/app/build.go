@@ -104,6 +104,9 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 			IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+
+			MaxConnections:      cfg.Server.MaxConnections,
+			MaxConnectionsPerIP: cfg.Server.MaxConnectionsPerIP,
 		},
 	}
 	return b, diags

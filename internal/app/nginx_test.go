@@ -179,7 +179,6 @@ func fetch(t *testing.T, c *http.Client, addr string, rq nginxReq, diff differen
 // themselves, which differ in wording only.
 var generatedPage = regexp.MustCompile(`^(<html>|[0-9]{3} [^\n]* \(request id [^)]*\)\n$)`)
 
-
 // startNginx runs nginx in the foreground with all its state under dir.
 func startNginx(t *testing.T, bin, dir, conf, port string) string {
 	for _, d := range []string{"t", "logs"} {

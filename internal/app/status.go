@@ -164,6 +164,8 @@ func (a *App) metricsSnapshot() metrics.Snapshot {
 	snap := metrics.Snapshot{Reloads: uint64(a.reloads.Load()), ReloadFails: uint64(a.reloadFails.Load())}
 	if a.srv != nil {
 		snap.Connections = a.srv.Connections()
+		r := a.srv.Rejected()
+		snap.RejectedMaxConns, snap.RejectedPerIP = r.MaxConnections, r.MaxConnectionsPerIP
 	}
 	b := a.cur.Load()
 	if b == nil {

@@ -58,7 +58,8 @@ func TestFullConfigRoundTrip(t *testing.T) {
 		Admin:     &Admin{Address: "127.0.0.1:9901"},
 		AccessLog: AccessLog{Format: "json", Path: "stdout"},
 		Server: Server{ReadHeaderTimeout: dur(5 * time.Second), IdleTimeout: dur(90 * time.Second),
-			MaxHeaderBytes: 32768, ShutdownTimeout: dur(20 * time.Second), MaxBodyBytes: DefaultMaxBodyBytes},
+			MaxHeaderBytes: 32768, ShutdownTimeout: dur(20 * time.Second), MaxBodyBytes: DefaultMaxBodyBytes,
+			MaxConnections: DefaultMaxConnections},
 		Services: map[string]*Service{
 			"auth": {Name: "auth", Balancer: "hash", HashKey: "header:X-User",
 				Instances: []Instance{
@@ -175,7 +176,8 @@ func TestDefaultsAndRouteTimeouts(t *testing.T) {
 		{"listener name", cfg.Listeners[0].Name, "listener-1"},
 		{"access log", cfg.AccessLog, AccessLog{Positions: cfg.AccessLog.Positions, Format: "off", Path: "stdout"}},
 		{"server", cfg.Server, Server{Positions: cfg.Server.Positions, ReadHeaderTimeout: defaulted(10 * time.Second),
-			IdleTimeout: defaulted(time.Minute), MaxHeaderBytes: 16384, ShutdownTimeout: defaulted(30 * time.Second), MaxBodyBytes: DefaultMaxBodyBytes}},
+			IdleTimeout: defaulted(time.Minute), MaxHeaderBytes: 16384, ShutdownTimeout: defaulted(30 * time.Second), MaxBodyBytes: DefaultMaxBodyBytes,
+			MaxConnections: DefaultMaxConnections}},
 		{"balancer", s.Balancer, "round_robin"},
 		{"weight", s.Instances[0].Weight, 1},
 		{"connect set", s.Timeouts.Connect, dur(time.Second)},

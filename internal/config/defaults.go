@@ -13,6 +13,7 @@ const (
 	DefaultMaxHeaderBytes     = 16384
 	DefaultShutdownTimeout    = 30 * time.Second
 	DefaultMaxBodyBytes       = 1 << 30
+	DefaultMaxConnections     = 100000 // ample for one gateway; a connection flood fails at accept, not at the fd limit
 	DefaultBalancer           = "round_robin"
 	DefaultWeight             = 1
 	DefaultConnectTimeout     = 5 * time.Second
@@ -68,6 +69,7 @@ func applyDefaults(c *Config) {
 	setDuration(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setInt(&s.MaxHeaderBytes, s.Has("max_header_bytes"), DefaultMaxHeaderBytes)
 	setInt(&s.MaxBodyBytes, s.Has("max_body_bytes"), DefaultMaxBodyBytes)
+	setInt(&s.MaxConnections, s.Has("max_connections"), DefaultMaxConnections)
 
 	for _, svc := range c.Services {
 		setString(&svc.Balancer, svc.Has("balancer"), DefaultBalancer)

@@ -147,6 +147,10 @@ type Server struct {
 	// MaxBodyBytes is the largest request body forwarded, for routes that do not set their own; default 1 GiB,
 	// 0 = unlimited.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxConnections caps open client connections, all listeners together; default DefaultMaxConnections,
+	// 0 = unlimited. MaxConnectionsPerIP caps those from one client address; default 0 = unlimited.
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 }
 
 // Service is a named group of upstream instances.

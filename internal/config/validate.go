@@ -161,6 +161,14 @@ func (v *validator) server(s *Server) {
 		v.diags.Errorf(s.At("max_header_bytes"), "max_header_bytes must be between 4096 and 1048576, got %d", s.MaxHeaderBytes)
 	}
 	v.maxBodyBytes(s.Positions, s.MaxBodyBytes)
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"max_connections", s.MaxConnections}, {"max_connections_per_ip", s.MaxConnectionsPerIP}} {
+		if f.n < 0 {
+			v.diags.Errorf(s.At(f.key), "%s must not be negative (0 = unlimited), got %d", f.key, f.n)
+		}
+	}
 }
 
 // maxBodyBytes reports a negative max_body_bytes (0 is "unlimited").

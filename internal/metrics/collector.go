@@ -11,6 +11,10 @@ type Snapshot struct {
 	Connections int    // open client connections
 	Reloads     uint64 // successful configuration reloads
 	ReloadFails uint64
+
+	// Client connections closed at accept because server.max_connections (RejectedMaxConns) or
+	// server.max_connections_per_ip (RejectedPerIP) was reached.
+	RejectedMaxConns, RejectedPerIP uint64
 }
 
 // RouteInfo names a route's counters.
@@ -42,7 +46,7 @@ type Collector struct {
 	snapshot func() Snapshot
 
 	requests, latency, retries, rejections, noInstance, inFlight, queued, limit,
-	instState, instInFlight, ejections, conns, reloads, reloadFails *prometheus.Desc
+	instState, instInFlight, ejections, conns, reloads, reloadFails, refused *prometheus.Desc
 }
 
 // NewCollector returns a collector over snapshot.
@@ -66,13 +70,15 @@ func NewCollector(snapshot func() Snapshot) *Collector {
 		conns:        d("client_connections", "Open client connections."),
 		reloads:      d("config_reloads_total", "Successful configuration reloads."),
 		reloadFails:  d("config_reload_failures_total", "Reloads rejected (the running configuration stayed)."),
+		refused: d("client_connections_rejected_total",
+			"Client connections closed at accept by a connection limit, by limit (max_connections, max_connections_per_ip).", "reason"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.latency, c.retries, c.rejections, c.noInstance, c.inFlight,
-		c.queued, c.limit, c.instState, c.instInFlight, c.ejections, c.conns, c.reloads, c.reloadFails} {
+		c.queued, c.limit, c.instState, c.instInFlight, c.ejections, c.conns, c.reloads, c.reloadFails, c.refused} {
 		ch <- d
 	}
 }
@@ -127,6 +133,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(s.Connections))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RejectedMaxConns), "max_connections")
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RejectedPerIP), "max_connections_per_ip")
 	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(s.Reloads))
 	ch <- prometheus.MustNewConstMetric(c.reloadFails, prometheus.CounterValue, float64(s.ReloadFails))
 }

@@ -122,6 +122,7 @@ func (c *conn) serve() {
 	defer func() {
 		_ = c.nc.Close()
 		c.releaseBuffers()
+		c.srv.limits.release(c.remote.Addr()) // admitted with clientIP(nc), the same address
 		c.srv.untrack(c)
 	}()
 	if c.tls != nil && !c.handshake(c.srv.cfg.Load()) {

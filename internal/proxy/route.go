@@ -34,6 +34,13 @@ type ClientLimits struct {
 	IdleTimeout       time.Duration // keep-alive wait for the next request; default 60s
 	MaxHeaderBytes    int           // request head size limit; default 16 KiB
 	BodyIdleTimeout   time.Duration // max gap between body bytes from/to the client; default 60s
+
+	// MaxConnections caps the open client connections of the server, all listeners together; MaxConnectionsPerIP
+	// caps those from one client address. 0 = unlimited (the engine's zero value; the config supplies the
+	// gateway's default). A connection over either is closed right after accept, before any byte is read. Both
+	// are read at each accept, so a reload applies to new connections; ones already open stay.
+	MaxConnections      int
+	MaxConnectionsPerIP int
 }
 
 func (l ClientLimits) withDefaults() ClientLimits {

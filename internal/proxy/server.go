@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,8 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	wg      sync.WaitGroup // connection goroutines
 
+	limits connLimits // open connections in total and per client IP (ClientLimits.MaxConnections*)
+
 	headBufs, writeBufs, bodyBufs bufferPool
 }
 
@@ -35,6 +39,8 @@ func NewServer(cfg *Config, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{log: log, conns: map[*conn]struct{}{}, lns: map[net.Listener]struct{}{}}
+	s.limits.seed = maphash.MakeSeed()
+	s.limits.now = time.Now
 	s.cfg.Store(normalize(cfg))
 	return s
 }
@@ -97,6 +103,12 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
 		}
 		backoff = 0
+		// The limits are read at each accept, so that a reload applies to the next connection.
+		ip, lim := clientIP(nc), s.cfg.Load().Client
+		if r := s.limits.admit(ip, lim); r != admitted {
+			s.refuse(nc, ip, r, lim)
+			continue
+		}
 		c := newConn(s, nc, scheme)
 		c.listener = name
 		if mode != nil {
@@ -104,6 +116,7 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 		}
 		if !s.track(c) {
 			_ = nc.Close()
+			s.limits.release(ip)
 			return ErrServerClosed
 		}
 		go c.serve()
@@ -163,4 +176,158 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return fmt.Errorf("shutdown: forced close of active connections: %w", ctx.Err())
 	}
+}
+
+// ConnRejections counts client connections closed right after accept because a limit was reached, since the
+// server was created.
+type ConnRejections struct {
+	MaxConnections      uint64 // ClientLimits.MaxConnections was reached
+	MaxConnectionsPerIP uint64 // the client's address had ClientLimits.MaxConnectionsPerIP open
+}
+
+// Rejected returns the connections refused by the connection limits so far. Safe to call from any goroutine.
+func (s *Server) Rejected() ConnRejections {
+	return ConnRejections{
+		MaxConnections:      s.limits.rejected[refusedTotal].Load(),
+		MaxConnectionsPerIP: s.limits.rejected[refusedPerIP].Load(),
+	}
+}
+
+// refuse closes a connection that a limit turned away, without reading from it, and logs it at most once per
+// second per client address: an attacker opening thousands of connections must not turn into thousands of log
+// lines.
+func (s *Server) refuse(nc net.Conn, ip netip.Addr, r admission, lim ClientLimits) {
+	_ = nc.Close()
+	if !s.limits.shouldLog(ip) {
+		return
+	}
+	limit, key := lim.MaxConnections, "max_connections"
+	if r == refusedPerIP {
+		limit, key = lim.MaxConnectionsPerIP, "max_connections_per_ip"
+	}
+	s.log.Warn("connection refused: limit reached", "client", ip.String(), "limit", key, "max", limit,
+		"refused_so_far", s.limits.rejected[r].Load())
+}
+
+// clientIP is the address a connection comes from, as conn.remote holds it (IPv4-mapped IPv6 unmapped); the zero
+// Addr for connections that are not TCP, which the per-IP limit does not count.
+func clientIP(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admission is what connLimits.admit decided; the refusals index connLimits.rejected.
+type admission uint8
+
+const (
+	refusedTotal admission = iota
+	refusedPerIP
+	admitted
+)
+
+const (
+	ipShards = 64 // independent locks, so that accepts on several listeners rarely meet
+	// maxLogMarks bounds the per-shard memory of when each address was last logged; beyond it, refusals from new
+	// addresses are counted but not logged until old marks expire.
+	maxLogMarks = 256
+	logEvery    = time.Second
+)
+
+// connLimits counts open client connections, in total (one atomic) and per client address (a map sharded by a hash
+// of the address, entries deleted when they reach zero, so memory follows the open connections). It is touched at
+// accept and at close only, never per request. Every client connection is counted, even when its limit is 0, so
+// that a reload that sets a limit sees the connections already open.
+//
+// Concurrency: all methods are safe for concurrent use. The total is checked by adding first and taking back, so
+// two listeners accepting at the same instant at the limit may both refuse where one would have fit; never both
+// admit beyond it.
+type connLimits struct {
+	total    atomic.Int64
+	rejected [2]atomic.Uint64 // by admission (refusedTotal, refusedPerIP)
+	seed     maphash.Seed
+	now      func() time.Time // the clock of log throttling; a field so tests can own it
+	shards   [ipShards]ipShard
+}
+
+type ipShard struct {
+	mu   sync.Mutex
+	open map[netip.Addr]int32 // open connections per address; no zero entries
+	// logged is when a refusal from the address was last logged (UnixNano); at most maxLogMarks entries.
+	logged map[netip.Addr]int64
+}
+
+func (l *connLimits) shard(ip netip.Addr) *ipShard {
+	return &l.shards[maphash.Comparable(l.seed, ip)%ipShards]
+}
+
+// admit counts a new connection from ip when lim allows it, else counts the refusal. An admitted connection must
+// be released exactly once, with the same ip. ip may be the zero Addr: then only the total applies.
+func (l *connLimits) admit(ip netip.Addr, lim ClientLimits) admission {
+	if n := l.total.Add(1); lim.MaxConnections > 0 && n > int64(lim.MaxConnections) {
+		l.total.Add(-1)
+		l.rejected[refusedTotal].Add(1)
+		return refusedTotal
+	}
+	if !ip.IsValid() {
+		return admitted
+	}
+	sh := l.shard(ip)
+	sh.mu.Lock()
+	n := sh.open[ip]
+	if lim.MaxConnectionsPerIP > 0 && int(n) >= lim.MaxConnectionsPerIP {
+		sh.mu.Unlock()
+		l.total.Add(-1)
+		l.rejected[refusedPerIP].Add(1)
+		return refusedPerIP
+	}
+	if sh.open == nil {
+		sh.open = make(map[netip.Addr]int32)
+	}
+	sh.open[ip] = n + 1
+	sh.mu.Unlock()
+	return admitted
+}
+
+// release uncounts a connection that admit admitted.
+func (l *connLimits) release(ip netip.Addr) {
+	l.total.Add(-1)
+	if !ip.IsValid() {
+		return
+	}
+	sh := l.shard(ip)
+	sh.mu.Lock()
+	if n := sh.open[ip] - 1; n > 0 {
+		sh.open[ip] = n
+	} else {
+		delete(sh.open, ip)
+	}
+	sh.mu.Unlock()
+}
+
+// shouldLog reports whether a refusal from ip may be logged now: not when one was logged less than logEvery ago.
+func (l *connLimits) shouldLog(ip netip.Addr) bool {
+	now := l.now().UnixNano()
+	sh := l.shard(ip)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if last, ok := sh.logged[ip]; ok && now-last < int64(logEvery) {
+		return false
+	}
+	if sh.logged == nil {
+		sh.logged = make(map[netip.Addr]int64)
+	}
+	if _, ok := sh.logged[ip]; !ok && len(sh.logged) >= maxLogMarks {
+		for a, t := range sh.logged {
+			if now-t >= int64(logEvery) {
+				delete(sh.logged, a)
+			}
+		}
+		if len(sh.logged) >= maxLogMarks {
+			return false
+		}
+	}
+	sh.logged[ip] = now
+	return true
 }
