@@ -30,6 +30,8 @@ Usage:
   fjord convert FILE         print the native equivalent of an nginx configuration (see docs/nginx.md)
   fjord demo [--listen ADDR] start demo services and fjord in front of them
   fjord status [--admin ADDR]  show services and instances of a running fjord
+  fjord check [--admin ADDR] [--service NAME]  monitoring plugin: exit 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN
+  fjord doctor [--json]      check the host's limits for many connections; exit 1 when any needs attention
   fjord version              print the version
 
 Run 'fjord COMMAND --help' for a command's options.
@@ -55,6 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fjord %s\n", version)
 		return 0
