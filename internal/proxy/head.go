@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/fjord-gw/fjord/internal/http1"
@@ -31,7 +32,7 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 	}
 	b = append(b, "\r\n"...)
 
-	sawXFF := false
+	sawXFF, sawTrace := false, false
 	for i := range req.Headers {
 		h := &req.Headers[i]
 		if h.Kind != http1.HeaderNormal {
@@ -41,13 +42,14 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 			sawXFF = sawXFF || id == hdrXFF
 			continue
 		}
+		sawTrace = sawTrace || len(h.Name) == len("traceparent") && equalFold(h.Name, "traceparent")
 		if len(ops.drop) > 0 && ops.drops(h.Name) {
 			continue
 		}
 		b = appendRaw(b, h)
 	}
 	if !rt.NoForwarded {
-		b = c.appendForwarded(b, ops, sawXFF)
+		b = c.appendForwarded(b, ops, sawXFF, sawTrace)
 	}
 	b = ops.appendOps(b, c)
 	switch req.Framing {
@@ -65,7 +67,7 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 }
 
 // appendForwarded writes the gateway's forwarding headers, except those the route removes or sets itself.
-func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF bool) []byte {
+func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF, sawTrace bool) []byte {
 	req := &c.req
 	if ops.builtinOn(hdrXFF) {
 		b = append(b, "X-Forwarded-For: "...)
@@ -95,7 +97,43 @@ func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF bool) []byte {
 		b = append(b, c.requestID...)
 		b = append(b, "\r\n"...)
 	}
+	if !sawTrace && !ops.traceOff {
+		b = c.appendTraceparent(b)
+	}
 	return b
+}
+
+// appendTraceparent starts a W3C trace context for a request that arrives without one (a traceparent that arrives is
+// passed on unchanged): the trace id is the request id when that is fjord's own 32 hex digits, so logs and traces
+// join on one id; the parent id is random; the sampled flag is set, leaving the decision to the services' tracers.
+func (c *conn) appendTraceparent(b []byte) []byte {
+	b = append(b, "traceparent: 00-"...)
+	if id := c.requestID; len(id) == 32 && isLowerHex(id) && &id[0] == &c.ridb[0] {
+		b = append(b, id...)
+	} else {
+		b = appendHex64(b, rand.Uint64())
+		b = appendHex64(b, rand.Uint64())
+	}
+	b = append(b, '-')
+	b = appendHex64(b, rand.Uint64()|1) // never all zeros, which the spec forbids
+	return append(b, "-01\r\n"...)
+}
+
+func appendHex64(b []byte, v uint64) []byte {
+	const hex = "0123456789abcdef"
+	for i := 60; i >= 0; i -= 4 {
+		b = append(b, hex[v>>uint(i)&0xf])
+	}
+	return b
+}
+
+func isLowerHex(b []byte) bool {
+	for _, x := range b {
+		if (x < '0' || x > '9') && (x < 'a' || x > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // appendPriorXFF writes the client's X-Forwarded-For values followed by ", ".

@@ -91,6 +91,7 @@ func NewHeaderOps(set, add []HeaderValue, remove []string) HeaderOps {
 			h.builtinOff |= 1 << id
 		}
 	}
+	h.traceOff = h.drops([]byte("traceparent"))
 	return h
 }
 

@@ -170,6 +170,7 @@ type HeaderOps struct {
 
 	drop       []string // lower-case names not forwarded: Remove and the names of Set
 	builtinOff uint8    // bit per hdr* constant: the gateway's own header is suppressed
+	traceOff   bool     // the route removes or sets traceparent itself
 }
 
 // HeaderValue is one header to write, its value rendered per request.
