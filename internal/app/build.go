@@ -45,7 +45,8 @@ type instanceKey struct {
 	service, addr string
 	weight        int
 	backup        bool
-	opts          upstream.Options
+	opts          upstream.Options // with TLS nil: a compiled tls.Config is new on every reload
+	tls           string           // fingerprint of the service's tls block; "" for plain
 }
 
 // Compile builds the engine's structures from a validated config. Instances that are unchanged since prev are
@@ -64,9 +65,11 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		rateLimits: map[string]*proxy.RateLimit{},
 	}
 	for _, name := range cfg.ServiceNames() {
-		svc, err := b.compileService(cfg.Services[name], prev)
+		svc, err := b.compileService(cfg.Services[name], prev, &diags)
 		if err != nil {
-			diags.Errorf(cfg.Services[name].NamePos, "service %s: %v", name, err)
+			if !errors.Is(err, errReported) {
+				diags.Errorf(cfg.Services[name].NamePos, "service %s: %v", name, err)
+			}
 			continue
 		}
 		b.Services[name] = svc
@@ -229,7 +232,7 @@ func joinedErrors(err error) []error {
 	return []error{err}
 }
 
-func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, error) {
+func (b *Built) compileService(s *config.Service, prev *Built, diags *config.Diagnostics) (*proxy.Service, error) {
 	policy, err := balancer.ParsePolicy(s.Balancer)
 	if err != nil {
 		return nil, err
@@ -244,9 +247,20 @@ func (b *Built) compileService(s *config.Service, prev *Built) (*proxy.Service, 
 		// keep a restarted instance out for its whole fail timeout.
 		opts.FailTimeout = -1
 	}
+	var fingerprint string
+	if s.TLS != nil {
+		ut, ok := compileUpstreamTLS(s.TLS, diags)
+		if !ok {
+			return nil, errReported
+		}
+		fingerprint = ut.fingerprint
+		opts.TLS = ut.config
+	}
+	keyOpts := opts
+	keyOpts.TLS = nil
 	insts := make([]*upstream.Instance, 0, len(s.Instances))
 	for _, ic := range s.Instances {
-		k := instanceKey{service: s.Name, addr: ic.Address, weight: ic.Weight, backup: ic.Backup, opts: opts}
+		k := instanceKey{service: s.Name, addr: ic.Address, weight: ic.Weight, backup: ic.Backup, opts: keyOpts, tls: fingerprint}
 		in := prev.reuse(k)
 		if in == nil {
 			in = upstream.NewInstance(ic.Address, ic.Weight, ic.Backup, opts)

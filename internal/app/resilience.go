@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -151,8 +152,20 @@ func (h *healthRun) start(log *slog.Logger) {
 		addrs[i] = in.Addr
 		in.SetHealthy(true)
 	}
+	byAddr := make(map[string]*upstream.Instance, len(h.instances))
+	for _, in := range h.instances {
+		byAddr[in.Addr] = in
+	}
 	chk := health.New(addrs, h.spec, h, health.Options{
 		Log: log.With("service", h.service),
+		// Probes connect the way requests do, so a service behind upstream TLS is checked over TLS.
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if in := byAddr[addr]; in != nil {
+				return in.DialProbe(ctx)
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})

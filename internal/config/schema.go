@@ -172,6 +172,19 @@ type Service struct {
 	Outlier     Outlier      `yaml:"outlier"`
 	Limits      Limits       `yaml:"limits"`
 	Retries     Retries      `yaml:"retries"`
+	TLS         *UpstreamTLS `yaml:"tls"` // nil: plain TCP to the instances
+}
+
+// UpstreamTLS makes fjord a TLS client of a service's instances. The files are read by the compiler (internal/app),
+// not by Parse; Parse checks only the shape. Relative paths are relative to the directory of the configuration file.
+type UpstreamTLS struct {
+	Positions
+	CA         string `yaml:"ca"`          // PEM bundle of trusted roots; "": the system roots
+	ServerName string `yaml:"server_name"` // name verified and sent as SNI; "": each instance's host
+	Cert       string `yaml:"cert"`        // client certificate chain (mTLS); needs key
+	Key        string `yaml:"key"`         // private key of cert
+	// InsecureSkipVerify accepts any certificate: the traffic is encrypted but not authenticated.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // HealthCheck configures active probes of every instance of a service.

@@ -222,6 +222,9 @@ func (v *validator) service(s *Service) {
 	}
 	v.positive(k.Positions, "idle_timeout", k.IdleTimeout, false)
 	v.resilience(s)
+	if s.TLS != nil {
+		v.upstreamTLS(s)
+	}
 }
 
 func validHashKey(k string) bool {

@@ -6,6 +6,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -25,6 +26,12 @@ type Options struct {
 	// FailTimeout is how long an instance is skipped after a connect failure (nginx's fail_timeout with
 	// max_fails=1); default 10s; negative: never skipped (a service with active health checks lets them decide).
 	FailTimeout time.Duration
+	// TLS, when non-nil, makes every connection a TLS client connection with this config; nil: plain TCP. An empty
+	// ServerName means the host part of the instance address (which verifies IP SANs when the host is an IP). The
+	// config is shared, never modified: a ClientSessionCache in it gives session resumption across connections and
+	// instances. Pointer comparison is what keeps Options comparable; callers that rebuild the config on every
+	// reload key instances on a fingerprint of its inputs instead.
+	TLS *tls.Config
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +59,7 @@ type Instance struct {
 
 	opts   Options
 	dialer net.Dialer
+	tls    *tls.Config // opts.TLS with ServerName filled in; nil: plain
 	now    func() time.Time
 
 	active    atomic.Int64 // in-flight requests
@@ -70,9 +78,25 @@ func NewInstance(addr string, weight int, backup bool, opt Options) *Instance {
 	return &Instance{
 		Addr: addr, Weight: weight, Backup: backup,
 		opts:   opt,
-		dialer: net.Dialer{Timeout: opt.ConnectTimeout, KeepAlive: 30 * time.Second},
+		dialer: net.Dialer{KeepAlive: 30 * time.Second}, // Dial bounds each connect by its context
+		tls:    clientTLS(opt.TLS, addr),
 		now:    time.Now,
 	}
+}
+
+// clientTLS returns c with ServerName set to the host of addr when c leaves it empty. The clone shares c's session
+// cache.
+func clientTLS(c *tls.Config, addr string) *tls.Config {
+	if c == nil || c.ServerName != "" {
+		return c
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	c = c.Clone()
+	c.ServerName = host
+	return c
 }
 
 // Active is the number of requests in flight on this instance.
@@ -121,25 +145,49 @@ func (in *Instance) Get(ctx context.Context, connect time.Duration) (*Conn, erro
 	return in.Dial(ctx, connect)
 }
 
-// Dial always opens a new connection, within connect when positive, else the instance's ConnectTimeout. It works on a closed instance too: a request that picked the instance from
+// Dial always opens a new connection, within connect when positive, else the instance's ConnectTimeout; with TLS
+// the handshake counts towards that limit too, and a failed handshake is a DialError like a refused connect (the
+// request never reached the upstream). Dial works on a closed instance too: a request that picked the instance from
 // the snapshot a reload just replaced still completes, and Put closes its connection afterwards.
 func (in *Instance) Dial(ctx context.Context, connect time.Duration) (*Conn, error) {
-	d := &in.dialer
-	if connect > 0 && connect != d.Timeout {
-		custom := in.dialer
-		custom.Timeout = connect
-		d = &custom
+	nc, err := in.connect(ctx, connect)
+	if err != nil {
+		return nil, err
 	}
-	nc, err := d.DialContext(ctx, "tcp", in.Addr)
+	c := &Conn{Conn: deadline.Conn{Conn: nc}, inst: in}
+	c.R = http1.NewReader(&c.Conn, in.opts.ReadBufferSize)
+	return c, nil
+}
+
+// DialProbe opens a connection the way requests do — TLS included when the service has it — for an active health
+// check, which owns and closes it. It is never pooled.
+func (in *Instance) DialProbe(ctx context.Context) (net.Conn, error) {
+	return in.connect(ctx, 0)
+}
+
+// connect dials the instance and, with upstream TLS, completes the handshake; one deadline bounds both.
+func (in *Instance) connect(ctx context.Context, connect time.Duration) (net.Conn, error) {
+	if connect <= 0 {
+		connect = in.opts.ConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, connect)
+	defer cancel()
+	nc, err := in.dialer.DialContext(ctx, "tcp", in.Addr)
 	if err != nil {
 		return nil, &DialError{Addr: in.Addr, Err: err}
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c := &Conn{Conn: deadline.Conn{Conn: nc}, inst: in}
-	c.R = http1.NewReader(&c.Conn, in.opts.ReadBufferSize)
-	return c, nil
+	if in.tls != nil {
+		tc := tls.Client(nc, in.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, &DialError{Addr: in.Addr, Err: fmt.Errorf("tls handshake with %s: %w", in.tls.ServerName, err)}
+		}
+		nc = tc
+	}
+	return nc, nil
 }
 
 func (in *Instance) popIdle() *Conn {
