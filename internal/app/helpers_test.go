@@ -105,6 +105,7 @@ type reloadResult struct {
 
 // gateway is an App running on a config file in a temp dir.
 type gateway struct {
+	app      *app.App
 	t        *testing.T
 	path     string
 	addrs    []string // listening addresses at start
@@ -128,6 +129,8 @@ func startGateway(t *testing.T, cfg string) *gateway {
 	}
 	g.write(cfg)
 	a := app.New(app.FileSource(g.path), slog.New(slog.NewTextHandler(g.logs, nil)))
+	a.Version, a.SourceName = "test", g.path
+	g.app = a
 	ready := make(chan []string, 1)
 	a.Ready = func(addrs []string) { ready <- addrs }
 	a.Reloaded = func(addrs []string, err error) { g.reloaded <- reloadResult{addrs, err} }

@@ -1,22 +1,15 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fjord-gw/fjord/internal/app"
 )
 
 // TestMetrics: requests are counted per route, method and status class, survive a reload, and the instance states
 // and service limits are exported.
 func TestMetrics(t *testing.T) {
 	up := newUpstream(t, "up", nil)
-	path := filepath.Join(t.TempDir(), "fjord.yaml")
 	cfg := fmt.Sprintf(`
 listeners: [{address: "127.0.0.1:0"}]
 admin: {address: "127.0.0.1:0"}
@@ -33,33 +26,15 @@ routes:
     match: {path_prefix: /}
     return: {status: 404, body: "no\n"}
 `, up.addr)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(app.FileSource(path), slog.New(slog.DiscardHandler))
-	ready := make(chan []string, 1)
-	a.Ready = func(addrs []string) { ready <- addrs }
-	reload := make(chan struct{})
-	reloaded := make(chan error, 1)
-	a.Reloaded = func(_ []string, err error) { reloaded <- err }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, reload) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	addrs := <-ready
+	g := startGateway(t, cfg)
+	a, addrs := g.app, g.addrs
 	cl := newClient(t)
 	for range 3 {
 		get(cl, "http://"+addrs[0]+"/api/x")
 	}
 	get(cl, "http://"+addrs[0]+"/nothing")
-	reload <- struct{}{} // same file: the counters must carry over
-	if err := <-reloaded; err != nil {
-		t.Fatal(err)
+	if r := g.apply(cfg); r.err != nil { // same file: the counters must carry over
+		t.Fatal(r.err)
 	}
 	get(cl, "http://"+addrs[0]+"/api/y")
 	_, body, err := get(cl, "http://"+a.AdminAddress()+"/metrics")

@@ -1,24 +1,18 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/fjord-gw/fjord/internal/admin"
-	"github.com/fjord-gw/fjord/internal/app"
 )
 
 // TestAdminStatus: the admin interface reports services and instance states, including an instance taken out by
 // its health checks, and readiness.
 func TestAdminStatus(t *testing.T) {
 	up := newUpstream(t, "up", nil)
-	path := filepath.Join(t.TempDir(), "fjord.yaml")
-	cfg := fmt.Sprintf(`
+	g := startGateway(t, fmt.Sprintf(`
 listeners: [{address: "127.0.0.1:0"}]
 admin: {address: "127.0.0.1:0"}
 services:
@@ -31,28 +25,12 @@ routes:
   - name: all
     match: {path_prefix: /}
     service: s
-`, up.addr)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(app.FileSource(path), slog.New(slog.DiscardHandler))
-	a.Version, a.SourceName = "test", path
-	ready := make(chan struct{})
-	a.Ready = func([]string) { close(ready) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	<-ready
+`, up.addr))
+	base := "http://" + g.app.AdminAddress()
 	cl := newClient(t)
 	var st admin.Status
 	waitUntil(t, func() bool {
-		_, body, err := get(cl, "http://"+a.AdminAddress()+"/status")
+		_, body, err := get(cl, base+"/status")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,8 +46,7 @@ routes:
 	if len(st.Routes) != 1 || st.Routes[0].Path != "prefix /" || st.Routes[0].Service != "s" {
 		t.Fatalf("routes: %+v", st.Routes)
 	}
-	if code, _, _ := get(cl, "http://"+a.AdminAddress()+"/ready"); code != 200 {
+	if code, _, _ := get(cl, base+"/ready"); code != 200 {
 		t.Fatalf("/ready: %d", code)
 	}
-
 }
