@@ -19,7 +19,7 @@ func TestCompileMaxBodyBytes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, diags := config.Parse("t.yaml", []byte(`
+			b := compileYAML(t, `
 listeners: [{address: "127.0.0.1:0"}]
 `+tc.server+`
 services:
@@ -28,14 +28,7 @@ routes:
   - {match: {path_prefix: /own/}, service: s, max_body_bytes: 10}
   - {match: {path_prefix: /off/}, service: s, max_body_bytes: 0}
   - {match: {path_prefix: /}, service: s}
-`))
-			if diags.HasErrors() {
-				t.Fatal(diags.String())
-			}
-			b, diags := Compile(cfg, nil)
-			if b == nil {
-				t.Fatal(diags.String())
-			}
+`, nil)
 			for path, want := range tc.want {
 				rt, _, ok := b.Proxy.Routes.Match(fakeReq(path))
 				if !ok {

@@ -10,7 +10,7 @@ import (
 
 // TestCompileTimeouts checks that route timeouts override their service's field by field, connect included.
 func TestCompileTimeouts(t *testing.T) {
-	cfg, diags := config.Parse("t.yaml", []byte(`
+	b := compileYAML(t, `
 listeners: [{address: "127.0.0.1:0"}]
 services:
   s:
@@ -24,14 +24,7 @@ routes:
   - name: inherit
     match: {path_prefix: /}
     service: s
-`))
-	if diags.HasErrors() {
-		t.Fatal(diags.String())
-	}
-	b, diags := Compile(cfg, nil)
-	if b == nil {
-		t.Fatal(diags.String())
-	}
+`, nil)
 	got := map[string]proxy.Timeouts{}
 	for _, path := range []string{"/o/x", "/x"} {
 		rt, _, ok := b.Proxy.Routes.Match(fakeReq(path))
@@ -49,6 +42,20 @@ routes:
 			t.Errorf("route %s: timeouts %+v, want %+v", name, got[name], w)
 		}
 	}
+}
+
+// compileYAML parses and compiles a native config text (over prev, as a reload would), failing the test on any error.
+func compileYAML(t *testing.T, yaml string, prev *Built) *Built {
+	t.Helper()
+	cfg, diags := config.Parse("t.yaml", []byte(yaml))
+	if diags.HasErrors() {
+		t.Fatal(diags.String())
+	}
+	b, diags := Compile(cfg, prev)
+	if b == nil {
+		t.Fatal(diags.String())
+	}
+	return b
 }
 
 type fakeReq string

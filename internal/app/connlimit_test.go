@@ -19,20 +19,13 @@ func TestCompileConnectionLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, diags := config.Parse("t.yaml", []byte(`
+			b := compileYAML(t, `
 listeners: [{address: "127.0.0.1:0"}]
 `+tt.server+`
 services:
   s: {instances: ["127.0.0.1:1"], timeouts: {connect: 1s}}
 routes: [{service: s}]
-`))
-			if diags.HasErrors() {
-				t.Fatal(diags.String())
-			}
-			b, diags := Compile(cfg, nil)
-			if b == nil {
-				t.Fatal(diags.String())
-			}
+`, nil)
 			if c := b.Proxy.Client; c.MaxConnections != tt.total || c.MaxConnectionsPerIP != tt.perIP {
 				t.Fatalf("ClientLimits %d/%d, want %d/%d", c.MaxConnections, c.MaxConnectionsPerIP, tt.total, tt.perIP)
 			}

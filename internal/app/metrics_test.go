@@ -37,10 +37,16 @@ routes:
 		t.Fatal(r.err)
 	}
 	get(cl, "http://"+addrs[0]+"/api/y")
-	_, body, err := get(cl, "http://"+a.AdminAddress()+"/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A request is counted just after its last response byte is written, so the client can read the answer an
+	// instant before the count moves: wait for it rather than race it.
+	var body string
+	waitUntil(t, func() bool {
+		var err error
+		if _, body, err = get(cl, "http://"+a.AdminAddress()+"/metrics"); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(body, `fjord_request_duration_seconds_count{route="api",service="s"} 4`)
+	})
 	for _, want := range []string{
 		`fjord_requests_total{code="2xx",method="GET",route="api",service="s"} 4`,
 		`fjord_requests_total{code="4xx",method="GET",route="other",service=""} 1`,

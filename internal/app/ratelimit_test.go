@@ -3,7 +3,6 @@ package app
 import (
 	"testing"
 
-	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/proxy"
 )
 
@@ -12,20 +11,13 @@ import (
 func TestRateLimitCompileAndCarry(t *testing.T) {
 	compile := func(rateLimit string, prev *Built) (*Built, *proxy.RateLimit) {
 		t.Helper()
-		cfg, diags := config.Parse("t.yaml", []byte(`
+		b := compileYAML(t, `
 listeners: [{address: "127.0.0.1:0"}]
 services:
   s: {instances: ["127.0.0.1:1"], timeouts: {connect: 1s}}
 routes:
   - {name: api, service: s, rate_limit: `+rateLimit+`}
-`))
-		if diags.HasErrors() {
-			t.Fatal(diags.String())
-		}
-		b, diags := Compile(cfg, prev)
-		if b == nil {
-			t.Fatal(diags.String())
-		}
+`, prev)
 		rt, _, ok := b.Proxy.Routes.Match(fakeReq("/x"))
 		if !ok || rt.RateLimit == nil {
 			t.Fatal("no rate-limited route")

@@ -96,7 +96,18 @@ func TestStatusTraffic(t *testing.T) {
 			}
 		}
 	}
-	st := readStatus(t, cl, a)
+	// Requests are counted just after their response is written: wait until all five are in.
+	var st admin.Status
+	waitUntil(t, func() bool {
+		st = readStatus(t, cl, a)
+		n := uint64(0)
+		for _, r := range st.Routes {
+			if r.Traffic != nil {
+				n += r.Traffic.Requests
+			}
+		}
+		return n == 5
+	})
 	if len(st.LatencyBounds) == 0 {
 		t.Fatal("no latency_bounds_seconds")
 	}

@@ -2,7 +2,6 @@ package nginx
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -99,27 +98,7 @@ func TestConvertRewrite(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			y, diags := convertString(t, "events {}\nhttp {\n"+tt.http+"\n}\n")
-			var got []string
-			for _, d := range diags {
-				got = append(got, d.String())
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(y, w) {
-					t.Errorf("YAML lacks %q:\n%s", w, y)
-				}
-			}
-			i := 0
-			for _, g := range got {
-				if i < len(tt.diags) && strings.Contains(g, tt.diags[i]) {
-					i++
-				}
-			}
-			if i < len(tt.diags) {
-				t.Errorf("diagnostic %q missing (in order) from:\n%s", tt.diags[i], strings.Join(got, "\n"))
-			}
-			if len(tt.diags) == 0 && HasErrors(diags) {
-				t.Errorf("unexpected errors:\n%s", strings.Join(got, "\n"))
-			}
+			checkConvert(t, y, diags, tt.want, tt.diags)
 		})
 	}
 }

@@ -107,30 +107,37 @@ func TestConvert(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			y, diags := convertString(t, "events {}\nhttp {\n"+tt.http+"\n}\n")
-			for _, w := range tt.want {
-				if !strings.Contains(y, w) {
-					t.Errorf("YAML lacks %q:\n%s", w, y)
-				}
-			}
-			var got []string
-			for _, d := range diags {
-				if d.Msg != "ignored: events (fjord sizes its own connection handling)" {
-					got = append(got, d.String())
-				}
-			}
-			i := 0
-			for _, g := range got {
-				if i < len(tt.diags) && strings.Contains(g, tt.diags[i]) {
-					i++
-				}
-			}
-			if i < len(tt.diags) {
-				t.Errorf("diagnostic %q missing (in order) from:\n%s", tt.diags[i], strings.Join(got, "\n"))
-			}
-			if len(tt.diags) == 0 && HasErrors(diags) {
-				t.Errorf("unexpected errors:\n%s", strings.Join(got, "\n"))
-			}
+			checkConvert(t, y, diags, tt.want, tt.diags)
 		})
+	}
+}
+
+// checkConvert asserts that the YAML contains every want fragment and that the diagnostics contain every wantDiags
+// fragment, in order (the notice about the test's own `events {}` block aside); no wantDiags means no errors.
+func checkConvert(t *testing.T, y string, diags []Diag, want, wantDiags []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(y, w) {
+			t.Errorf("YAML lacks %q:\n%s", w, y)
+		}
+	}
+	var got []string
+	for _, d := range diags {
+		if d.Msg != "ignored: events (fjord sizes its own connection handling)" {
+			got = append(got, d.String())
+		}
+	}
+	i := 0
+	for _, g := range got {
+		if i < len(wantDiags) && strings.Contains(g, wantDiags[i]) {
+			i++
+		}
+	}
+	if i < len(wantDiags) {
+		t.Errorf("diagnostic %q missing (in order) from:\n%s", wantDiags[i], strings.Join(got, "\n"))
+	}
+	if len(wantDiags) == 0 && HasErrors(diags) {
+		t.Errorf("unexpected errors:\n%s", strings.Join(got, "\n"))
 	}
 }
 
