@@ -91,6 +91,7 @@ haproxy_features() {
 }
 
 fjord_features() {
+	[[ -n $FJORD_ENGINE ]] && echo "server: {engine: $FJORD_ENGINE}"
 	((FEATURES)) || return 0
 	local i
 	echo "access_log: {format: json, path: $1/access.log}"

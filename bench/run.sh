@@ -21,6 +21,7 @@ usage: bench/run.sh [options]
   --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord GOMAXPROCS (default 1)
   --load-threads N   wrk threads and upstream nginx workers (default 1)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
+  --fjord-engine E   fjord's server.engine: loop (the default) or goroutines
   --features         production features on: 50 routes, access log to a file (all three), health checks (fjord)
   --idle N           instead of a load test: hold N idle keep-alive connections (one request each) open
                      against each proxy and report its memory per connection
@@ -38,6 +39,7 @@ DURATION=10
 ROUNDS=3
 SIZE=64
 ONLY="fjord,nginx,haproxy"
+FJORD_ENGINE=""
 PROXY_CPUS=1
 LOAD_CPUS=0
 WORKERS=1
@@ -74,6 +76,7 @@ parse_args() {
 		--proxy-workers) WORKERS=${2:?--proxy-workers needs a value}; shift ;;
 		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
 		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
+		--fjord-engine) FJORD_ENGINE=${2:?--fjord-engine needs a value}; shift ;;
 		--idle) IDLE=${2:?--idle needs a value}; shift ;;
 		--features) FEATURES=1 ;;
 		--keep) KEEP=1 ;;

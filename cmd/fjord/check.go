@@ -31,6 +31,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	critP99 := fs.Duration("crit-p99", 2*time.Second, "CRITICAL when a service's p99 latency reaches this")
 	warnDown := fs.String("warn-down", "1", "WARNING when this many instances of a service (or N%) are not usable")
 	critDown := fs.String("crit-down", "50%", "CRITICAL when this many instances of a service (or N%) are not usable")
+	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
 	if code, ok := parseFlags(fs, args); !ok {
 		if code == 0 {
 			return 0
@@ -57,7 +58,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if th.CritDown, err = check.ParseLimit(*critDown); err != nil {
 		return unknown("%v", err)
 	}
-	cl := &http.Client{Timeout: *timeout}
+	cl := &http.Client{Timeout: *timeout, Transport: bearer{newAdminClient(*addr, *token).token}}
 	var before *admin.Status
 	if *window > 0 {
 		if before, err = fetchStatus(cl, *addr); err != nil {

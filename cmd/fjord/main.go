@@ -32,6 +32,10 @@ Usage:
   fjord status [--admin ADDR]  show services and instances of a running fjord
   fjord check [--admin ADDR] [--service NAME]  monitoring plugin: exit 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN
   fjord doctor [--json]      check the host's limits for many connections; exit 1 when any needs attention
+  fjord drain SERVICE ADDR   take an instance out of rotation (in-flight requests finish); undrain puts it back
+  fjord undrain SERVICE ADDR
+  fjord reload               reload a running fjord's configuration and print the result (like SIGHUP)
+  fjord explain (-c FILE | --admin ADDR) URL   which route, rewrite, limits and instance a request would get, and why
   fjord version              print the version
 
 Run 'fjord COMMAND --help' for a command's options.
@@ -61,6 +65,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "doctor":
 		return cmdDoctor(args[1:], stdout, stderr)
+	case "drain", "undrain":
+		return cmdDrain(args[1:], stdout, stderr, args[0] == "drain")
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fjord %s\n", version)
 		return 0
@@ -131,8 +141,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 		app.DefaultAdminAddr+"; \"off\" disables it)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("format", app.FormatAuto, "configuration format: auto, native or nginx")
+	token := fs.String("admin-token", "", "bearer token the admin API requires (default $FJORD_ADMIN_TOKEN, else the config's admin.token)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *token == "" {
+		*token = os.Getenv("FJORD_ADMIN_TOKEN")
 	}
 	if *file == "" || fs.NArg() > 0 {
 		fs.Usage()
@@ -147,6 +161,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		a := app.New(src, log)
 		a.Version, a.SourceName = version, *file
 		a.AdminAddr, a.AdminDefault = *adminAddr, app.DefaultAdminAddr
+		a.AdminToken = *token
 		return a.Run(ctx, reload)
 	})
 }

@@ -15,14 +15,23 @@ import (
 
 // cmdStatus prints the state of a running fjord, read from its admin interface.
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", "fjord status [--admin ADDR] [--json]", stderr)
+	fs := newFlags("status", "fjord status [--admin ADDR] [--token T] [--json]", stderr)
 	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
 	asJSON := fs.Bool("json", false, "print the raw JSON status")
+	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + *addr + "/status")
+	req, err := http.NewRequest(http.MethodGet, "http://"+*addr+"/status", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "fjord status: %v\n", err)
+		return 2
+	}
+	if t := newAdminClient(*addr, *token).token; t != "" {
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
+	resp, err := cl.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "fjord status: cannot reach the admin interface at %s: %v\n", *addr, err)
 		return 1

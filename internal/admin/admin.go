@@ -83,7 +83,8 @@ type ServiceStatus struct {
 	NoInstance uint64   `json:"no_instance"` // answered 503 because no instance was usable
 }
 
-// InstanceStatus is one upstream instance. State is the first that applies of: "unhealthy" (failing active health
+// InstanceStatus is one upstream instance. State is the first that applies of: "draining" (drained by an operator,
+// requests still in flight), "drained" (drained, idle), "unhealthy" (failing active health
 // checks), "ejected" (outlier, until EjectedUntil), "down" (refused a connection, skipped until DownUntil),
 // "at-cap" (max_per_instance requests in flight), "warming" (slow start until WarmingUntil), "healthy".
 type InstanceStatus struct {
@@ -116,7 +117,22 @@ const pagePolicy = "default-src 'none'; connect-src 'self'; style-src 'unsafe-in
 //	GET /ready   200 while fjord accepts traffic, 503 before it is ready and while it shuts down
 //	GET /metrics the Prometheus metrics, when metrics is not nil
 func Handler(status func() Status, metrics http.Handler) http.Handler {
+	return NewHandler(status, metrics, Actions{})
+}
+
+// NewHandler is Handler plus the admin API actions in act (api.go):
+//
+//	POST /instances/drain    {"service": S, "address": A}: no new requests for the instance
+//	POST /instances/undrain  the same, back into rotation
+//	POST /reload             re-read the configuration (like SIGHUP) and answer with the result
+//	GET  /config             the configuration in force and its version
+//	GET  /explain            which route and instance a described request would get, and why
+//
+// When act.Token returns a token, every endpoint but /live, /ready and the page itself (static; it sends the token
+// with its polls) requires it.
+func NewHandler(status func() Status, metrics http.Handler, act Actions) http.Handler {
 	mux := http.NewServeMux()
+	addActions(mux, act)
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
@@ -146,7 +162,10 @@ func Handler(status func() Status, metrics http.Handler) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return mux
+	if act.Token == nil {
+		return mux
+	}
+	return requireToken(mux, act.Token, map[string]bool{"/live": true, "/ready": true, "/": true, "/ui": true})
 }
 
 // Server is a running admin listener.

@@ -88,6 +88,10 @@ type App struct {
 	serving   sync.WaitGroup
 	sink      *logSink
 	retired   []retiredSink // replaced access-log sinks, closed once their requests can no longer be in flight
+
+	// AdminToken, when set, is the admin API's bearer token, whatever the config's admin.token says.
+	AdminToken string
+	ops        adminOps // admin API state: drains, reload requests, config version (admin_api.go)
 }
 
 type retiredSink struct {
@@ -112,7 +116,8 @@ func (a *App) retireSink(s *logSink) {
 
 // New returns an app that reads its configuration from src and logs to log.
 func New(src Source, log *slog.Logger) *App {
-	return &App{src: src, log: log, listeners: map[string]net.Listener{}, modes: map[string]*listenerState{}}
+	return &App{src: src, log: log, listeners: map[string]net.Listener{}, modes: map[string]*listenerState{},
+		ops: newAdminOps()}
 }
 
 // Run starts the gateway and serves until ctx is done, then shuts down gracefully (in-flight requests finish, up
@@ -140,6 +145,7 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	startHealth(b, nil, a.log)
 	a.started = time.Now()
 	a.cur.Store(b)
+	a.configApplied(b)
 	a.setListening()
 	if err := a.startAdmin(b); err != nil {
 		stopHealth(b)
@@ -159,14 +165,10 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 		case <-ctx.Done():
 			return a.shutdown()
 		case <-reload:
-			err := a.reload()
-			if err != nil {
-				a.reloadFails.Add(1)
-				a.log.Error("reload failed; keeping the running configuration", "err", err)
-			}
-			if a.Reloaded != nil {
-				a.Reloaded(a.addrs(), err)
-			}
+			a.reloadAndReport()
+		case done := <-a.ops.reloadReq:
+			// POST /reload: the same reload as SIGHUP, on this goroutine, with its diagnostics for the answer.
+			done <- a.reloadAndReport()
 		}
 	}
 }
@@ -252,6 +254,7 @@ func (a *App) reload() error {
 	start := time.Now()
 	b, setups, diags := load(a.src, a.built)
 	a.logDiagnostics(diags)
+	a.ops.lastDiags = diags
 	if b == nil {
 		return fmt.Errorf("configuration has %d errors", countErrors(diags))
 	}
@@ -270,6 +273,7 @@ func (a *App) reload() error {
 		}
 		return err
 	}
+	a.ops.drains.apply(b) // before the swap: a drained instance that was re-created gets no request
 	a.srv.Update(b.Proxy)
 	// Kept sockets take their new mode now: new certificates for the next handshakes, connections open stay as
 	// they are.
@@ -288,6 +292,7 @@ func (a *App) reload() error {
 	}
 	a.built = b
 	a.cur.Store(b)
+	a.configApplied(b)
 	a.setListening()
 	a.reloads.Add(1)
 	a.log.Info("configuration reloaded", "config", b.Describe(), "took", time.Since(start).Round(time.Microsecond))
@@ -300,6 +305,7 @@ func (a *App) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	a.ready.Store(false)
+	close(a.ops.closing) // admin reload requests stop waiting for this goroutine
 	stopHealth(a.built)
 	err := a.srv.Shutdown(ctx)
 	a.closeListeners(nil)

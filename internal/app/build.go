@@ -37,6 +37,8 @@ type Built struct {
 	svcStats   map[string]*metrics.ServiceStats
 	// Rate-limit buckets by route name, carried over a reload that keeps the route's limit.
 	rateLimits map[string]*proxy.RateLimit
+	// maps are the config's maps (${map.NAME}), compiled once and shared by every route's templates.
+	maps map[string]*proxy.Map
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -74,6 +76,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		}
 		b.Services[name] = svc
 	}
+	b.maps = compileMaps(cfg, &diags)
 	routes := make([]router.Route[*proxy.Route], 0, len(cfg.Routes))
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
@@ -111,8 +114,17 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 			MaxConnections:      cfg.Server.MaxConnections,
 			MaxConnectionsPerIP: cfg.Server.MaxConnectionsPerIP,
 		},
+		Engine: engineOf(cfg.Server.Engine),
 	}
 	return b, diags
+}
+
+// engineOf maps server.engine (validated) to the proxy's engine.
+func engineOf(name string) proxy.Engine {
+	if name == "goroutines" {
+		return proxy.EngineGoroutines
+	}
+	return proxy.EngineLoop
 }
 
 // statsOf is a built config's counters (empty for none).
@@ -289,6 +301,16 @@ func (b *Built) compileService(s *config.Service, prev *Built, diags *config.Dia
 	default:
 		svc.HashFrom = proxy.HashClientIP
 	}
+	if s.Protocol == "h2c" || s.Protocol == "h2" {
+		// One multiplexed connection per instance, kept by the transport (not the instances' HTTP/1.1 pools). A
+		// reload builds a new transport; the old one's connections close when idle for IdleTimeout.
+		svc.Protocol = proxy.ProtoH2C
+		if s.Protocol == "h2" {
+			svc.Protocol = proxy.ProtoH2
+		}
+		svc.H2 = proxy.NewH2Transport(proxy.H2Options{TLS: opts.TLS, ConnectTimeout: opts.ConnectTimeout,
+			IdleTimeout: opts.IdleTimeout})
+	}
 	return svc, nil
 }
 
@@ -343,7 +365,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 	pr := &proxy.Route{Name: r.Name, Stats: carry(b.routeStats, prevStats(prev).route, r.Name)}
 	pr.RateLimit = b.compileRateLimit(r, prev)
 	if r.Return != nil {
-		pr.Return = compileReturn(r, diags)
+		pr.Return = compileReturn(r, b.templateEnv(r), diags)
 		return rr, pr
 	}
 	pr.Service = b.Services[r.Service]
@@ -377,10 +399,10 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 		pr.Host = proxy.HostUpstream
 	default:
 		pr.Host = proxy.HostTemplate
-		pr.HostValue = compileTemplate(h, r.Rewrite.At("host"), r.Name, diags)
+		pr.HostValue = compileTemplate(h, r.Rewrite.At("host"), r.Name, b.templateEnv(r), diags)
 	}
-	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, diags)
-	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, diags)
+	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, b.templateEnv(r), diags)
+	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, b.templateEnv(r), diags)
 	return rr, pr
 }
 
@@ -419,11 +441,11 @@ func (b *Built) compileRateLimit(r *config.Route, prev *Built) *proxy.RateLimit 
 	return rl
 }
 
-func compileHeaderOps(h *config.HeaderOps, route string, diags *config.Diagnostics) proxy.HeaderOps {
+func compileHeaderOps(h *config.HeaderOps, route string, env proxy.TemplateEnv, diags *config.Diagnostics) proxy.HeaderOps {
 	values := func(m map[string]string, key string) []proxy.HeaderValue {
 		var out []proxy.HeaderValue
 		for _, name := range sortedKeys(m) {
-			t := compileTemplate(m[name], h.At(key+"."+name), route, diags)
+			t := compileTemplate(m[name], h.At(key+"."+name), route, env, diags)
 			out = append(out, proxy.HeaderValue{Name: name, Value: t})
 		}
 		return out
@@ -431,7 +453,7 @@ func compileHeaderOps(h *config.HeaderOps, route string, diags *config.Diagnosti
 	return proxy.NewHeaderOps(values(h.Set, "set"), values(h.Add, "add"), h.Remove)
 }
 
-func compileTemplate(s string, pos config.Pos, route string, diags *config.Diagnostics) proxy.Template {
+func compileTemplate(s string, pos config.Pos, route string, env proxy.TemplateEnv, diags *config.Diagnostics) proxy.Template {
 	parts, err := config.ParseTemplate(s)
 	if err == nil {
 		ps := make([]proxy.Part, len(parts))
@@ -439,7 +461,7 @@ func compileTemplate(s string, pos config.Pos, route string, diags *config.Diagn
 			ps[i] = proxy.Part(p)
 		}
 		var t proxy.Template
-		if t, err = proxy.CompileTemplate(ps); err == nil {
+		if t, err = proxy.CompileTemplateEnv(ps, env); err == nil {
 			return t
 		}
 	}
@@ -449,13 +471,13 @@ func compileTemplate(s string, pos config.Pos, route string, diags *config.Diagn
 
 // compileReturn compiles a route's return: values without variables stay static (written as they are, with $$
 // unescaped), the others become templates rendered per request.
-func compileReturn(r *config.Route, diags *config.Diagnostics) *proxy.Return {
+func compileReturn(r *config.Route, env proxy.TemplateEnv, diags *config.Diagnostics) *proxy.Return {
 	ret := r.Return
 	out := &proxy.Return{Status: ret.Status}
 	if lit, ok := literalTemplate(ret.Body); ok {
 		out.Body = []byte(lit)
 	} else {
-		t := compileTemplate(ret.Body, ret.At("body"), r.Name, diags)
+		t := compileTemplate(ret.Body, ret.At("body"), r.Name, env, diags)
 		out.BodyTemplate = &t
 	}
 	for _, k := range sortedKeys(ret.Headers) {
@@ -463,7 +485,7 @@ func compileReturn(r *config.Route, diags *config.Diagnostics) *proxy.Return {
 			out.Headers = append(out.Headers, [2]string{k, lit})
 			continue
 		}
-		t := compileTemplate(ret.Headers[k], ret.At("headers."+k), r.Name, diags)
+		t := compileTemplate(ret.Headers[k], ret.At("headers."+k), r.Name, env, diags)
 		out.Templates = append(out.Templates, proxy.HeaderValue{Name: k, Value: t})
 	}
 	return out
@@ -487,6 +509,54 @@ func literalTemplate(s string) (string, bool) {
 }
 
 func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// templateEnv is what r's templates may refer to: its capture regex (captures, else match.path_regex anchored as
+// the router anchors it, so the groups are those of the match) and the maps.
+func (b *Built) templateEnv(r *config.Route) proxy.TemplateEnv {
+	env := proxy.TemplateEnv{Maps: b.maps}
+	switch {
+	case r.Captures != "":
+		env.Captures, _ = regexp.Compile(r.Captures) // validated
+	case r.Match.PathRegex != "":
+		env.Captures, _ = regexp.Compile(`^(?:` + r.Match.PathRegex + `)$`)
+	}
+	return env
+}
+
+// compileMaps compiles the config's maps; their templates use neither maps nor captures (validated).
+func compileMaps(cfg *config.Config, diags *config.Diagnostics) map[string]*proxy.Map {
+	out := map[string]*proxy.Map{}
+	for _, name := range sortedNames(cfg.Maps) {
+		m := cfg.Maps[name]
+		what := "map " + name
+		var entries []proxy.MapEntry
+		for i := range m.Entries {
+			e := &m.Entries[i]
+			pe := proxy.MapEntry{Exact: e.Exact, Value: compileTemplate(e.Value, e.At("value"), what, proxy.TemplateEnv{}, diags)}
+			if e.Has("regex") {
+				re, err := regexp.Compile(e.Regex)
+				if err != nil {
+					continue // validated
+				}
+				pe.Regex = re
+			}
+			entries = append(entries, pe)
+		}
+		src := compileTemplate(m.Source, m.At("source"), what, proxy.TemplateEnv{}, diags)
+		def := compileTemplate(m.Default, m.At("default"), what, proxy.TemplateEnv{}, diags)
+		out[name] = proxy.NewMap(src, entries, def, true)
+	}
+	return out
+}
+
+func sortedNames[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -448,4 +448,35 @@ server { listen 127.0.0.1:{{PORT}};
 server { listen 127.0.0.1:{{PORT}} default_server; location / { proxy_pass http://{{A}}; } }`,
 		reqs: []nginxReq{{host: "moved.test", path: "/a?b=c"}, {host: "moved.test", path: "/"}, {host: "other", path: "/a"}},
 	},
+	{
+		name: "regex captures and $is_args$args in return and rewrite",
+		conf: `server { listen 127.0.0.1:{{PORT}};
+  location /old/ { rewrite ^/old/(.*)$ /new/$1 permanent; }
+  location /tmp/ { rewrite ^/tmp/(.*)$ /t/$1 redirect; }
+  location /q/ { rewrite ^/q/(.*)$ /search?term=$1? redirect; }
+  location ~ ^/u/(\d+)$ { return 301 /users/$1; }
+  location ~ ^/p/([a-z]+)/(\d+) { return 200 "second=$2 first=$1 none=$3"; }
+  location = /x { return 302 /y$is_args$args; }
+  location ~ ^/echo/([a-z]+)/(\d+)$ { proxy_set_header X-Custom "$2-$1"; proxy_pass http://{{A}}; }
+  location / { proxy_pass http://{{A}}; }
+}
+server { listen 127.0.0.1:{{PORT}}; server_name secure.test; return 301 https://$host$request_uri; }`,
+		differs: relativeRedirect,
+		reqs: []nginxReq{{host: "h", path: "/old/a/b?x=1"}, {host: "h", path: "/old/"}, {host: "h", path: "/tmp/abc/def?z=1"},
+			{host: "h", path: "/q/shoes?ignored=1"}, {host: "h", path: "/u/12"}, {host: "h", path: "/u/12?y=1"},
+			{host: "h", path: "/u/x"}, {host: "h", path: "/p/ab/12/rest"}, {host: "h", path: "/x"}, {host: "h", path: "/x?a=1&b"},
+			{host: "h", path: "/echo/ab/12"}, {host: "h", path: "/echo/ab/x"}, {host: "secure.test", path: "/a?b=c"}},
+	},
+	{
+		name: "map: exact (any case), regex in order, case-folded regex, empty and default",
+		conf: `map $host $tier { default basic; gold.test gold; ~^adm admin-$host; ~*^VIP vip; \default literal; }
+map $uri $kind { ~\.png$ image; ~^/img/ img-dir; /exact exact; default other; }
+map $http_x_missing $missing { '' none; default some; volatile; }
+server { listen 127.0.0.1:{{PORT}};
+  location / { add_header X-Added "kind=$kind"; proxy_set_header X-Custom "$tier/$missing"; proxy_pass http://{{A}}; }
+  location = /r { return 200 "tier=$tier kind=$kind"; }
+}`,
+		reqs: []nginxReq{{host: "gold.test", path: "/a"}, {host: "GOLD.test", path: "/img/x.png"}, {host: "admin.test", path: "/img/x"},
+			{host: "VIP.test", path: "/exact"}, {host: "default", path: "/r"}, {host: "other.test", path: "/r"}},
+	},
 }

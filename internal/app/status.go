@@ -71,6 +71,10 @@ func instanceStatus(is upstream.InstanceState) admin.InstanceStatus {
 	}
 	out.EjectedUntil, out.DownUntil, out.WarmingUntil = at(is.EjectedUntil), at(is.DownUntil), at(is.WarmingUntil)
 	switch {
+	case is.Drained && is.Active > 0:
+		out.State = "draining"
+	case is.Drained:
+		out.State = "drained"
 	case !is.Healthy:
 		out.State = "unhealthy"
 	case out.EjectedUntil != nil:
@@ -101,7 +105,7 @@ func (a *App) startAdmin(b *Built) error {
 	if addr == "" || addr == "off" {
 		return nil
 	}
-	srv, err := admin.Start(addr, admin.Handler(a.Status, a.metricsHandler()), a.log)
+	srv, err := admin.Start(addr, admin.NewHandler(a.Status, a.metricsHandler(), a.adminActions()), a.log)
 	if err != nil {
 		if explicit {
 			return err
@@ -155,6 +159,7 @@ func (a *App) metricsHandler() http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		metrics.NewCollector(a.metricsSnapshot),
+		newAdminCollector(a),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})
 }

@@ -35,6 +35,8 @@ type listenerSetup struct {
 	tls          *tlsSetup // nil: plain
 	redirectTo   string    // listener key of the redirect_to_tls target; "" for none
 	redirectPort int       // redirect_port, 0 when not set (the target's port then)
+	http2        bool      // offer h2 by ALPN (TLS listeners)
+	h2c          bool      // serve HTTP/2 with prior knowledge (plain listeners)
 }
 
 type tlsSetup struct {
@@ -86,25 +88,29 @@ func (st *listenerState) load() *proxy.ListenerMode { return st.mode.Load() }
 func (st *listenerState) apply(s *listenerSetup, port int) {
 	if s.tls == nil {
 		st.tls = nil
-		st.mode.Store(&proxy.ListenerMode{RedirectPort: port})
+		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c})
 		return
 	}
+	protos := []string{"http/1.1"}
+	if s.http2 {
+		protos = []string{"h2", "http/1.1"}
+	}
 	st.certs.Store(s.tls.certs)
-	if st.tls == nil || st.tls.MinVersion != s.tls.minVersion || !slices.Equal(st.tls.CipherSuites, s.tls.ciphers) {
+	if st.tls == nil || st.tls.MinVersion != s.tls.minVersion || !slices.Equal(st.tls.CipherSuites, s.tls.ciphers) ||
+		!slices.Equal(st.tls.NextProtos, protos) {
 		var c *tls.Config
 		if st.tls != nil {
 			c = st.tls.Clone() // keeps the session ticket keys, so resumption survives the change
 		} else {
 			c = &tls.Config{
-				// Session tickets stay on (Go's default, keys rotated automatically); ALPN says HTTP/1.1 so that
-				// clients that would try HTTP/2 do not.
-				NextProtos: []string{"http/1.1"},
+				// Session tickets stay on (Go's default, keys rotated automatically). ALPN offers h2 unless the
+				// listener turns http2 off; proxy serves either on the same listener.
 				GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 					return st.certs.Load().pick(hello), nil
 				},
 			}
 		}
-		c.MinVersion, c.CipherSuites = s.tls.minVersion, s.tls.ciphers
+		c.MinVersion, c.CipherSuites, c.NextProtos = s.tls.minVersion, s.tls.ciphers, protos
 		st.tls = c
 	}
 	st.mode.Store(&proxy.ListenerMode{TLS: st.tls})
@@ -120,7 +126,8 @@ func compileListeners(cfg *config.Config) (map[string]*listenerSetup, config.Dia
 	}
 	out := map[string]*listenerSetup{}
 	for _, l := range cfg.Listeners {
-		s := &listenerSetup{redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort}
+		s := &listenerSetup{redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort,
+			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C}
 		if l.TLS != nil {
 			s.tls = compileTLS(l.TLS, &diags)
 		}

@@ -87,13 +87,13 @@ func TestTLSTermination(t *testing.T) {
 	if string(body) != "https https" {
 		t.Errorf("upstream saw X-Forwarded-Proto and ${scheme} %q, want \"https https\"", body)
 	}
-	// A client that would prefer HTTP/2 is told HTTP/1.1 by ALPN (HTTP/2 is not served yet).
+	// A client that prefers HTTP/2 gets it by ALPN (http2 is on by default with tls; see docs/protocols.md).
 	c, err := dialTLS(t, g.addrs[0], &tls.Config{RootCAs: ca.pool, ServerName: "api.example.test", NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
-		t.Errorf("ALPN %q, want http/1.1", p)
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Errorf("ALPN %q, want h2", p)
 	}
 }
 

@@ -68,6 +68,29 @@ type Config struct {
 	Server    Server              `yaml:"server"`
 	Services  map[string]*Service `yaml:"services,required"`
 	Routes    []Route             `yaml:"routes,required"` // in file order, which is match order
+	// Maps are named lookups that templates use as ${map.NAME} (nginx's map); see validate_maps.go.
+	Maps map[string]*Map `yaml:"maps"`
+}
+
+// Map chooses a value per request: Source (a template) is rendered and compared with the exact entries
+// (ignoring ASCII case, as nginx does), then with the regex entries in order; Default (a template, default "")
+// when none matches. Sources and values must not use maps themselves.
+type Map struct {
+	Positions
+	Name    string     // the key under `maps`
+	NamePos Pos        // position of that key
+	Source  string     `yaml:"source,required"`
+	Default string     `yaml:"default"`
+	Entries []MapEntry `yaml:"entries"`
+}
+
+// MapEntry is one line of a map: exactly one of Exact (which may be "") and Regex, and the Value (a template) it
+// selects.
+type MapEntry struct {
+	Positions
+	Exact string `yaml:"exact"`
+	Regex string `yaml:"regex"`
+	Value string `yaml:"value"`
 }
 
 // ServiceNames returns the names of all services, sorted.
@@ -103,6 +126,11 @@ type Listener struct {
 	// maps ports).
 	RedirectToTLS string `yaml:"redirect_to_tls"`
 	RedirectPort  int    `yaml:"redirect_port"` // 0: the port of the RedirectToTLS listener's address
+
+	// HTTP2 offers HTTP/2 by ALPN on a TLS listener; nil: on (with tls). H2C serves HTTP/2 with prior knowledge on a
+	// plain listener, next to HTTP/1.1; default off.
+	HTTP2 *bool `yaml:"http2"`
+	H2C   bool  `yaml:"h2c"`
 }
 
 // TLS terminates TLS on a listener. The certificate files are read by the
@@ -128,6 +156,8 @@ type Certificate struct {
 type Admin struct {
 	Positions
 	Address string `yaml:"address,required"`
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on every admin endpoint except /live and /ready.
+	Token string `yaml:"token"`
 }
 
 // AccessLog configures request logging.
@@ -151,6 +181,10 @@ type Server struct {
 	// 0 = unlimited. MaxConnectionsPerIP caps those from one client address; default 0 = unlimited.
 	MaxConnections      int `yaml:"max_connections"`
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+
+	// Engine is how plain-HTTP connections are served: "loop" (default: event loops, one per core) or
+	// "goroutines" (a goroutine per connection). TLS connections always use goroutines.
+	Engine string `yaml:"engine"`
 }
 
 // Service is a named group of upstream instances.
@@ -173,6 +207,9 @@ type Service struct {
 	Limits      Limits       `yaml:"limits"`
 	Retries     Retries      `yaml:"retries"`
 	TLS         *UpstreamTLS `yaml:"tls"` // nil: plain TCP to the instances
+	// Protocol is what the instances speak: "http1" (default), "h2c" (HTTP/2 with prior knowledge, e.g. gRPC) or
+	// "h2" (HTTP/2 over the service's tls).
+	Protocol string `yaml:"protocol"`
 }
 
 // UpstreamTLS makes fjord a TLS client of a service's instances. The files are read by the compiler (internal/app),
@@ -299,6 +336,9 @@ type Route struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// RateLimit limits the requests of the route per key; nil = unlimited.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Captures is a regular expression run on the normalized path whose groups the route's templates use as
+	// ${1}..${9} (nginx's rewrite captures); "" = match.path_regex.
+	Captures string `yaml:"captures"`
 }
 
 // RateLimit is a token bucket per key: Rate ("100/s", "600/m") refills it, Burst (default: the rate's count) is its

@@ -45,6 +45,7 @@ func (v *validator) config(c *Config) {
 		v.service(c.Services[name])
 	}
 	v.routes(c)
+	v.maps(c)
 }
 
 // boundAddr is a parsed listening address, for conflict checks.
@@ -65,6 +66,14 @@ func (v *validator) listeners(c *Config) {
 		} else {
 			names[l.Name] = l.At("name")
 		}
+		switch {
+		case l.H2C && l.TLS != nil:
+			v.diags.Errorf(l.At("h2c"), "listener %q has tls: h2c is for plain listeners (HTTP/2 over TLS is negotiated by ALPN; see http2)", l.Name)
+		case l.HTTP2 != nil && l.TLS == nil:
+			v.diags.Errorf(l.At("http2"), "listener %q has no tls: http2 applies to TLS listeners (use h2c: true for HTTP/2 over plain TCP)", l.Name)
+		case l.H2C && l.RedirectToTLS != "":
+			v.diags.Errorf(l.At("h2c"), "listener %q redirects to TLS; h2c would never be served", l.Name)
+		}
 		if b, ok := v.listenAddr(l.Positions, l.Address, "listener"); ok {
 			b.what = fmt.Sprintf("listener %q", l.Name)
 			bound = v.bind(bound, b, l.Address)
@@ -74,6 +83,9 @@ func (v *validator) listeners(c *Config) {
 		if b, ok := v.listenAddr(c.Admin.Positions, c.Admin.Address, "admin"); ok {
 			b.what = "admin"
 			v.bind(bound, b, c.Admin.Address)
+		}
+		if t := c.Admin.Token; c.Admin.Has("token") && (t == "" || strings.IndexFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0) {
+			v.diags.Errorf(c.Admin.At("token"), "admin token must be non-empty and without spaces or control characters (it is sent as \"Authorization: Bearer TOKEN\")")
 		}
 	}
 	v.listenerTLS(c)
@@ -161,6 +173,11 @@ func (v *validator) server(s *Server) {
 		v.diags.Errorf(s.At("max_header_bytes"), "max_header_bytes must be between 4096 and 1048576, got %d", s.MaxHeaderBytes)
 	}
 	v.maxBodyBytes(s.Positions, s.MaxBodyBytes)
+	switch s.Engine {
+	case "", "loop", "goroutines":
+	default:
+		v.diags.Errorf(s.At("engine"), `engine must be "loop" or "goroutines", got %q`, s.Engine)
+	}
 	for _, f := range []struct {
 		key string
 		n   int
@@ -224,6 +241,22 @@ func (v *validator) service(s *Service) {
 	v.resilience(s)
 	if s.TLS != nil {
 		v.upstreamTLS(s)
+	}
+	v.serviceProtocol(s)
+}
+
+var protocols = []string{"http1", "h2c", "h2"}
+
+// serviceProtocol checks protocol against the service's tls: h2 runs over it, h2c is plain.
+func (v *validator) serviceProtocol(s *Service) {
+	if s.Has("protocol") { // absent: http1
+		v.oneOf(s.Positions, "protocol", s.Protocol, protocols)
+	}
+	switch {
+	case s.Protocol == "h2" && s.TLS == nil:
+		v.diags.Errorf(s.At("protocol"), "protocol \"h2\" needs a tls block on service %q (use \"h2c\" for HTTP/2 over plain TCP)", s.Name)
+	case s.Protocol == "h2c" && s.TLS != nil:
+		v.diags.Errorf(s.At("protocol"), "protocol \"h2c\" is HTTP/2 over plain TCP, but service %q has tls: use \"h2\"", s.Name)
 	}
 }
 

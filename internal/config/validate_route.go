@@ -28,6 +28,7 @@ func (v *validator) routes(c *Config) {
 		v.timeouts(r.Timeouts)
 		v.routeBodyLimit(r)
 		v.rateLimit(r)
+		v.templateRefs(c, r)
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
 		}

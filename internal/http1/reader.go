@@ -44,6 +44,10 @@ func (b *Reader) Reset(src io.Reader) {
 	b.err = nil
 }
 
+// SetSource makes b read from src from now on, keeping what is buffered: a connection moving between an event
+// loop (non-blocking reads) and a goroutine (blocking reads) keeps its unread bytes.
+func (b *Reader) SetSource(src io.Reader) { b.src = src }
+
 // Detach hands out the buffer when nothing is buffered and no error is pending, so an idle connection can return it
 // to a pool instead of holding it while it waits; it returns nil (and keeps the buffer) otherwise. After a Detach
 // the Reader has no buffer: Attach one before any other call.

@@ -84,6 +84,24 @@ func (l *Limiter) Acquire(ctx context.Context, timeout time.Duration) error {
 	return l.acquireSlow(ctx, timeout)
 }
 
+// TryAcquire takes a slot only when one is free and nobody is queued, never waiting. It is Acquire's fast path,
+// for callers that must not block (an event loop hands the request to a goroutine that may wait instead).
+func (l *Limiter) TryAcquire() bool {
+	if l.max <= 0 {
+		l.inUse.Add(1)
+		return true
+	}
+	for {
+		cur := l.inUse.Load()
+		if cur >= l.max || l.waiting.Load() != 0 {
+			return false
+		}
+		if l.inUse.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
+}
+
 // acquireSlow queues the caller, unless a slot came free meanwhile or the queue is full.
 func (l *Limiter) acquireSlow(ctx context.Context, timeout time.Duration) error {
 	if err := ctx.Err(); err != nil {

@@ -104,6 +104,10 @@ type converter struct {
 	idle            string // server.idle_timeout from keepalive_timeout
 	readHead        string // server.read_header_timeout from client_header_timeout
 	httpPos         Pos
+	maps            map[string]*nginxMap // by variable name, lower case
+	reqZones        map[string]*reqZone  // limit_req_zone by zone name
+	connZones       map[string]bool      // limit_conn_zone names
+	connPerIP       int                  // limit_conn: server.max_connections_per_ip; 0: none
 }
 
 type accessLog struct {
@@ -113,7 +117,8 @@ type accessLog struct {
 
 func newConverter() *converter {
 	return &converter{upstreams: map[string]*service{}, svcNames: map[string]bool{},
-		byAddr: map[string]*listener{}, serverListeners: map[*Directive][]*listener{}, rtNames: map[string]bool{}}
+		byAddr: map[string]*listener{}, serverListeners: map[*Directive][]*listener{}, rtNames: map[string]bool{},
+		maps: map[string]*nginxMap{}, reqZones: map[string]*reqZone{}, connZones: map[string]bool{}}
 }
 
 func (c *converter) diag(p Pos, s Severity, format string, args ...any) {
@@ -156,9 +161,8 @@ var nginxOnly = map[string]bool{
 // notYet are features of the proxy subset that later fjord versions add;
 // until then a config using them is refused rather than run differently.
 var notYet = map[string]bool{
-	"client_max_body_size": true, "rewrite": true, "allow": true, "deny": true, "root": true, "alias": true,
-	"try_files": true, "index": true, "limit_req": true, "limit_req_zone": true, "limit_conn": true,
-	"limit_conn_zone": true, "map": true, "grpc_pass": true, "error_page": true, "if": true, "set": true,
+	"rewrite": true, "allow": true, "deny": true, "root": true, "alias": true,
+	"try_files": true, "index": true, "grpc_pass": true, "error_page": true, "if": true, "set": true,
 	"auth_basic": true, "auth_basic_user_file": true, "auth_request": true, "proxy_cache": true,
 	"proxy_cache_path": true, "fastcgi_pass": true, "uwsgi_pass": true, "scgi_pass": true, "ssl_certificate": true,
 	"ssl_certificate_key": true, "http2": true, "proxy_ssl_verify": true, "sub_filter": true, "stream": true,
@@ -207,10 +211,22 @@ func (c *converter) http(h *Directive) {
 	for _, d := range h.Find("upstream") {
 		c.upstream(d)
 	}
+	for _, d := range h.Find("map") {
+		c.collectMap(d)
+	}
+	for _, d := range h.Find("limit_req_zone") {
+		c.limitReqZone(d)
+	}
+	for _, d := range h.Find("limit_conn_zone") {
+		c.limitConnZone(d)
+	}
 	sc := &scope{}
 	for _, d := range h.Block {
 		switch {
-		case d.Name == "upstream" || d.Name == "server":
+		case d.Name == "upstream" || d.Name == "server" || d.Name == "map" || d.Name == "limit_req_zone" ||
+			d.Name == "limit_conn_zone":
+		case d.Name == "limit_conn":
+			c.limitConn(d)
 		case c.setting(d, sc):
 		case d.Name == "keepalive_timeout":
 			c.idle = c.duration(d, 0)

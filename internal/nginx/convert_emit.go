@@ -101,8 +101,11 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 			w.printf(c.accessLog.pos, "  path: %s", q(c.accessLog.path))
 		}
 	}
-	if c.idle != "" || c.readHead != "" {
+	if c.idle != "" || c.readHead != "" || c.connPerIP != 0 {
 		w.printf(Pos{}, "server:")
+		if c.connPerIP != 0 {
+			w.printf(Pos{}, "  max_connections_per_ip: %d", c.connPerIP)
+		}
 		if c.idle != "" {
 			w.printf(Pos{}, "  idle_timeout: %s", c.idle)
 		}
@@ -118,6 +121,7 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 	for _, s := range c.services {
 		c.emitService(w, s)
 	}
+	c.emitMaps(w)
 	w.printf(Pos{}, "routes:")
 	for _, r := range c.routes {
 		emitRoute(w, r)
@@ -179,6 +183,9 @@ func emitRoute(w *yamlWriter, r *route) {
 	if r.prefixFirst {
 		w.printf(p, "      prefix_first: true")
 	}
+	if r.captures != "" {
+		w.printf(p, "    captures: %s", q(r.captures))
+	}
 	if r.isReturn {
 		w.printf(p, "    return:")
 		w.printf(p, "      status: %d", r.retStatus)
@@ -217,6 +224,10 @@ func emitRoute(w *yamlWriter, r *route) {
 			}
 		}
 		w.printf(p, "    timeouts: {%s}", strings.Join(parts, ", "))
+	}
+	w.printf(p, "    max_body_bytes: %d", r.maxBody)
+	if r.rate != "" {
+		w.printf(p, "    rate_limit: {key: %s, rate: %s, burst: %d}", q(r.rateKey), q(r.rate), r.burst)
 	}
 }
 

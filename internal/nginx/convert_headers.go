@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,10 @@ func (c *converter) headers(r *route, sc *scope, si *serverInfo, proxyHost strin
 			r.remove = append(r.remove, name)
 			continue
 		}
-		v, good := c.template(h.value, h.pos, si, proxyHost)
+		if c.upgradeIdiom(name, h) {
+			continue
+		}
+		v, good := c.template(h.value, h.pos, si, proxyHost, r)
 		if !good {
 			ok = false
 			continue
@@ -56,7 +60,7 @@ func (c *converter) headers(r *route, sc *scope, si *serverInfo, proxyHost strin
 		r.resRemove = append(r.resRemove, h.name)
 	}
 	for _, h := range sc.addHeaders {
-		v, good := c.template(h.value, h.pos, si, proxyHost)
+		v, good := c.template(h.value, h.pos, si, proxyHost, r)
 		if !good {
 			ok = false
 			continue
@@ -71,15 +75,26 @@ var nginxVars = map[string]string{
 	"host": "${host}", "remote_addr": "${client_ip}", "remote_port": "${client_port}", "scheme": "${scheme}",
 	"request_uri": "${request_uri}", "uri": "${path}", "document_uri": "${path}", "args": "${query}",
 	"query_string": "${query}", "request_id": "${request_id}", "request_method": "${method}",
+	"is_args": "${is_args}",
 }
 
 // template translates an nginx value with variables into a fjord template.
-func (c *converter) template(v string, p Pos, si *serverInfo, proxyHost string) (string, bool) {
+// r, when not nil, is the route the value belongs to: its regex (the
+// location's, or the rewrite's in r.captures) gives $1..$9. si is nil for a
+// map's values, which belong to no server.
+func (c *converter) template(v string, p Pos, si *serverInfo, proxyHost string, r *route) (string, bool) {
 	var b strings.Builder
 	for i := 0; i < len(v); {
 		if v[i] != '$' {
 			b.WriteByte(v[i])
 			i++
+			continue
+		}
+		if i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9' {
+			if !c.capture(&b, int(v[i+1]-'0'), p, r) {
+				return "", false
+			}
+			i += 2
 			continue
 		}
 		name, n := varAt(v[i:])
@@ -90,11 +105,21 @@ func (c *converter) template(v string, p Pos, si *serverInfo, proxyHost string) 
 		}
 		i += n
 		switch {
+		case c.maps[strings.ToLower(name)] != nil:
+			if si == nil {
+				c.errorf(p, "a map that uses map $%s: not supported yet", name)
+				return "", false
+			}
+			t, ok := c.mapVar(c.maps[strings.ToLower(name)])
+			if !ok {
+				return "", false
+			}
+			b.WriteString(t)
 		case nginxVars[name] != "":
 			b.WriteString(nginxVars[name])
 		case strings.HasPrefix(name, "http_") && len(name) > 5:
 			b.WriteString("${header." + headerFromVar(name[5:]) + "}")
-		case name == "server_name":
+		case name == "server_name" && si != nil:
 			b.WriteString(strings.ReplaceAll(si.firstName, "$", "$$"))
 		case name == "proxy_host" && proxyHost != "":
 			b.WriteString(strings.ReplaceAll(strings.TrimSuffix(proxyHost, ":80"), "$", "$$"))
@@ -162,4 +187,33 @@ func (c *converter) retries(s *service, sc *scope, p Pos) {
 		c.errorf(p, "locations using upstream %q retry differently (proxy_next_upstream*, first at line %s): "+
 			"not supported yet", s.name, strconv.Itoa(s.retryPos.Line))
 	}
+}
+
+// capture writes the template for nginx's $n in a value of route r: the
+// group of the rewrite regex (r.captures, or a break rewrite's replace_path)
+// or of the location regex. Without a regex, or past its last group, nginx
+// renders nothing, and so does the template.
+func (c *converter) capture(b *strings.Builder, n int, p Pos, r *route) bool {
+	if r == nil {
+		c.errorf(p, "regex capture $%d here: not supported yet", n)
+		return false
+	}
+	if r.replRegex != "" {
+		c.errorf(p, "regex capture $%d in a location with rewrite ... break/last: not supported yet", n)
+		return false
+	}
+	src := r.captures
+	if src == "" && r.kind == "path_regex" {
+		src = r.path
+	}
+	re, err := regexp.Compile(src)
+	if src == "" || err != nil || n > re.NumSubexp() {
+		c.diag(p, SeverityInfo, "$%d has no regex group to refer to: empty, as in nginx", n)
+		return true
+	}
+	if src != r.path {
+		r.captures = src
+	}
+	b.WriteString("${" + strconv.Itoa(n) + "}")
+	return true
 }

@@ -33,6 +33,9 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 			pass = e
 		case e.Name == "return":
 			ret = e
+		case e.Name == "limit_conn":
+			c.errorf(e.Pos, "limit_conn in a location: not supported (fjord limits connections per client address "+
+				"for the whole server: put it at http or server level)")
 		case static && staticFiles[e.Name]:
 			// root/index/try_files of a static-only server: reported once on the server.
 		case notYet[e.Name]:
@@ -192,9 +195,11 @@ func translateRegex(re string, fold bool) (string, string) {
 	if regexp.MustCompile(`\\[1-9]`).MatchString(re) {
 		return "", "backreferences are not available in fjord's RE2"
 	}
-	// .*(?:re).* matches the whole path exactly when re matches anywhere in
-	// it; ^ and $ inside the group still anchor at the path's ends.
-	out := ".*(?:" + re + ").*"
+	// .*?(?:re).* matches the whole path exactly when re matches anywhere in
+	// it; ^ and $ inside the group still anchor at the path's ends. The lazy
+	// .*? makes the groups those of re's leftmost match, as in nginx, so
+	// templates' $1..$9 see the same captures.
+	out := ".*?(?:" + re + ").*"
 	if fold {
 		out = "(?i)" + out
 	}
@@ -229,7 +234,7 @@ func (c *converter) returnRoute(r *route, d *Directive, si *serverInfo) {
 	}
 	// The native return values are templates: nginx's variables translate
 	// as in headers, and a literal $ is escaped.
-	text, ok := c.template(text, d.Pos, si, "")
+	text, ok := c.template(text, d.Pos, si, "", r)
 	if !ok {
 		return
 	}
@@ -288,6 +293,13 @@ func (c *converter) proxyRoute(r *route, pass *Directive, sc *scope, si *serverI
 		r.strip, r.add = r.path, uri
 	}
 	c.retries(s, sc, pass.Pos)
+	r.maxBody = nginxMaxBody
+	if sc.maxBodySet {
+		r.maxBody = sc.maxBody
+	}
+	if !c.rateLimit(r, sc) {
+		return false
+	}
 	connect, read, send := sc.timeouts()
 	if connect != nginxTimeout {
 		r.connect = connect.String()

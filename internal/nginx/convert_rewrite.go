@@ -149,24 +149,25 @@ func (c *converter) locationRedirect(rw *rewriteRule, r *route, si *serverInfo) 
 }
 
 // redirectRoute turns r into the redirect the rewrite answers with. caps
-// are the regex's submatches when known at conversion time, else nil.
+// are the regex's submatches when known at conversion time, else nil: then
+// the route's templates take them from the rewrite regex (r.captures), which
+// provably matches every path of r (matchesAll).
 func (c *converter) redirectRoute(r *route, rw *rewriteRule, caps []string, si *serverInfo) bool {
-	loc, ok := strings.CutSuffix(rw.repl, "?")
-	if !ok || strings.Contains(loc, "?") {
-		// nginx appends "?args" (or "&args") only when the request has a
-		// query; a return template cannot add text conditionally.
-		c.errorf(rw.d.Args[1].Pos, "rewrite redirect keeps the request's query string, which fjord cannot add yet: "+
-			"end the replacement with ? to drop it")
+	loc, drop := strings.CutSuffix(rw.repl, "?")
+	if !drop && strings.Contains(loc, "?") {
+		// nginx appends "&args" only when the request has a query; a
+		// template cannot add the & conditionally.
+		c.errorf(rw.d.Args[1].Pos, "rewrite redirect with a query string that also keeps the request's: "+
+			"not supported yet (end the replacement with ? to drop the request's)")
 		return false
+	}
+	if caps == nil {
+		r.captures = rw.re
 	}
 	var b strings.Builder
 	for i := 0; i < len(loc); i++ {
-		if loc[i] == '$' && i+1 < len(loc) && loc[i+1] >= '0' && loc[i+1] <= '9' {
+		if loc[i] == '$' && i+1 < len(loc) && loc[i+1] >= '0' && loc[i+1] <= '9' && caps != nil {
 			n := int(loc[i+1] - '0')
-			if caps == nil {
-				c.errorf(rw.d.Args[1].Pos, "rewrite redirect with regex captures ($%d): not supported yet", n)
-				return false
-			}
 			if n < len(caps) {
 				b.WriteString(strings.ReplaceAll(caps[n], "$", "$$")) // a literal for template()
 			}
@@ -175,9 +176,15 @@ func (c *converter) redirectRoute(r *route, rw *rewriteRule, caps []string, si *
 		}
 		b.WriteByte(loc[i])
 	}
-	text, ok := c.template(b.String(), rw.d.Pos, si, "")
+	text, ok := c.template(b.String(), rw.d.Pos, si, "", r)
 	if !ok {
 		return false
+	}
+	if !drop {
+		text += "${is_args}${query}" // nginx keeps the request's query
+	}
+	if !strings.Contains(text, "${") {
+		r.captures = ""
 	}
 	r.isReturn, r.retStatus, r.retLocation = true, rw.redirect, text
 	return true

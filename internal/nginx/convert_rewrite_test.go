@@ -45,14 +45,39 @@ func TestConvertRewrite(t *testing.T) {
 			want: []string{`path_prefix: "/"`, "status: 301", `Location: "https://example.test/"`},
 		},
 		{
-			name:  "redirect that keeps the query",
-			http:  `server { listen 8080; location /old/ { rewrite ^ /new/ permanent; } }`,
-			diags: []string{"3:50: error: rewrite redirect keeps the request's query string"},
+			name: "redirect that keeps the query",
+			http: `server { listen 8080; location /old/ { rewrite ^ /new/ permanent; } }`,
+			want: []string{`headers: {Location: "/new/${is_args}${query}"}`},
 		},
 		{
-			name:  "redirect with captures",
-			http:  `server { listen 8080; location /old/ { rewrite ^/old/(.*)$ /new/$1? permanent; } }`,
-			diags: []string{"error: rewrite redirect with regex captures ($1)"},
+			name: "redirect with captures takes them from the rewrite regex",
+			http: `server { listen 8080; location /old/ { rewrite ^/old/(.*)$ /new/$1 permanent; } }`,
+			want: []string{`captures: "^/old/(.*)$"`, `headers: {Location: "/new/${1}${is_args}${query}"}`},
+		},
+		{
+			name: "redirect with a query of its own that drops the request's",
+			http: `server { listen 8080; location /old/ { rewrite ^/old/(.*)$ /new?p=$1? redirect; } }`,
+			want: []string{`headers: {Location: "/new?p=${1}"}`},
+		},
+		{
+			name:  "redirect with a query of its own that keeps the request's",
+			http:  `server { listen 8080; location /old/ { rewrite ^/old/(.*)$ /new?p=$1 redirect; } }`,
+			diags: []string{"3:60: error: rewrite redirect with a query string that also keeps the request's"},
+		},
+		{
+			name: "return in a regex location uses its captures",
+			http: `server { listen 8080; location ~ ^/u/(\d+)$ { return 301 /users/$1$is_args$args; } }`,
+			want: []string{`path_regex: ".*?(?:^/u/(\\d+)$).*"`, `headers: {Location: "/users/${1}${is_args}${query}"}`},
+		},
+		{
+			name: "captures past the last group and outside a regex are empty",
+			http: `server { listen 8080; location ~ ^/u/(\d+)$ { return 200 "$1-$2"; } location /p/ { return 200 "x$1"; } }`,
+			want: []string{`body: "${1}-"`, `body: "x"`},
+		},
+		{
+			name:  "captures with a break rewrite",
+			http:  up + `server { listen 8080; location ~ ^/a/(.*)$ { rewrite ^/a/(.*)$ /b/$1 break; proxy_set_header X-A $1; proxy_pass http://api; } }`,
+			diags: []string{"regex capture $1 in a location with rewrite"},
 		},
 		{
 			name:  "redirect of some paths",

@@ -28,7 +28,12 @@ type scope struct {
 	read, send  time.Duration
 	nextUp      []string // proxy_next_upstream; nil: "error timeout"
 	nextUpPos   Pos
-	tries       int // proxy_next_upstream_tries; 0: no limit
+	tries       int   // proxy_next_upstream_tries; 0: no limit
+	maxBody     int64 // client_max_body_size, when maxBodySet
+	maxBodySet  bool
+	reqs        []*limitReq // limit_req (array rule like the header lists)
+	reqHere     bool
+	reqStatus   int // limit_req_status; 0: nginx's 503
 }
 
 // clone returns a copy whose lists a child level may replace freely.
@@ -101,14 +106,16 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 	case "proxy_pass_header":
 		c.diag(d.Pos, SeverityInfo, "proxy_pass_header accepted: fjord passes every upstream response header")
 	default:
-		return false
+		return c.limitSetting(d, sc)
 	}
 	return true
 }
 
 // beginLevel marks sc as belonging to a new child level, so the first list
 // directive at that level replaces the inherited list instead of extending it.
-func (sc *scope) beginLevel() { sc.setHere, sc.addHere, sc.hideHere = false, false, false }
+func (sc *scope) beginLevel() {
+	sc.setHere, sc.addHere, sc.hideHere, sc.reqHere = false, false, false, false
+}
 
 // push appends h to *list, first dropping the inherited entries unless this
 // level already started its own list.

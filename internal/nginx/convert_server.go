@@ -46,6 +46,14 @@ type route struct {
 	connect             string
 	rh, idle            string
 	nested              bool // from a location nested in another
+	// captures is the regex whose groups $1..$9 name (a rewrite's), when
+	// it is not the route's own path_regex.
+	captures string
+	// maxBody is max_body_bytes (client_max_body_size, nginx's 1m by
+	// default); rate, rateKey and burst are rate_limit when rate is set.
+	maxBody       int64
+	rate, rateKey string
+	burst         int
 }
 
 // serverInfo is what the locations of one server block share.
@@ -84,6 +92,8 @@ func (c *converter) server(d *Directive, sc *scope) {
 		case c.setting(e, sc):
 		case e.Name == "return":
 			ret = e
+		case e.Name == "limit_conn":
+			c.limitConn(e)
 		case e.Name == "access_log":
 			c.ignored(e, "fjord writes one access log, configured at http level")
 		case strings.HasPrefix(e.Name, "ssl_"):

@@ -40,8 +40,8 @@ func TestConvert(t *testing.T) {
 				"location = /x { return 204; }\nlocation ^~ /s/ { proxy_pass http://api; }\n" +
 				"location ~ ^/a/(\\d+) { proxy_pass http://api; }\nlocation ~* \\.PNG$ { return 403 no; }\n" +
 				"location /p/ { proxy_pass http://api/q/; } }",
-			want: []string{`path: "/x"`, `prefix_first: true`, `path_regex: ".*(?:^/a/(\\d+)).*"`,
-				`path_regex: "(?i).*(?:\\.PNG$).*"`, `strip_prefix: "/p/"`, `add_prefix: "/q/"`,
+			want: []string{`path: "/x"`, `prefix_first: true`, `path_regex: ".*?(?:^/a/(\\d+)).*"`,
+				`path_regex: "(?i).*?(?:\\.PNG$).*"`, `strip_prefix: "/p/"`, `add_prefix: "/q/"`,
 				`hosts: ["a.example", "b.example", "*.b.example"]`, `name: "nginx-5-default"`, `"0.0.0.0:8080"`},
 		},
 		{
@@ -85,7 +85,7 @@ func TestConvert(t *testing.T) {
 			name: "nested regex routes go before the server's regexes",
 			http: up + "server { listen 8080; location ~ \\.js$ { return 200 top; }\n" +
 				"location /a/ { proxy_pass http://api; location ~ ^/a/b { return 200 nested; } } }",
-			want: []string{"routes:\n  - name: \"nginx-5-default-3\"", `path_regex: ".*(?:^/a/b).*"`},
+			want: []string{"routes:\n  - name: \"nginx-5-default-3\"", `path_regex: ".*?(?:^/a/b).*"`},
 		},
 		{
 			name: "nested locations that cannot be flattened",

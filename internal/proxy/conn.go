@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"syscall"
@@ -70,6 +71,16 @@ type conn struct {
 	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.
 	// Set and cleared by the serve goroutine; read by Shutdown.
 	up atomic.Pointer[upstream.Conn]
+
+	// lc is the connection's state while an event loop serves it (see loop.go); zero for goroutine-served ones.
+	lc loopState
+
+	// h2c: the listener accepts HTTP/2 with prior knowledge (see sniffH2C). h2 marks the per-stream view of an
+	// HTTP/2 request (see h2.go), which has no nc of its own. h2base is set while the connection serves HTTP/2, so
+	// that Shutdown can send it a GOAWAY (see wakeIfIdle).
+	h2c    bool
+	h2     bool
+	h2base atomic.Pointer[http.Server]
 }
 
 var _ router.Request = (*conn)(nil)
@@ -105,6 +116,14 @@ func (c *conn) Header(name string) ([]byte, bool) {
 // forceClose closes the client connection and the upstream connection in use, unblocking the serve goroutine
 // wherever it waits. Safe to call from another goroutine (net.Conn.Close is).
 func (c *conn) forceClose() {
+	if l := c.lc.lp; l != nil {
+		// The loop owns the socket (it reads and writes the descriptor directly): only the loop may close it,
+		// unless a goroutine has it now, which must be unblocked.
+		l.post(loopMsg{kind: msgForce, c: c})
+		if !c.lc.away.Load() {
+			return
+		}
+	}
 	_ = c.nc.Close()
 	if uc := c.up.Load(); uc != nil {
 		_ = uc.Close()
@@ -113,6 +132,10 @@ func (c *conn) forceClose() {
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it notices the shutdown.
 func (c *conn) wakeIfIdle() {
+	if hs := c.h2base.Load(); hs != nil {
+		c.shutdownH2(hs)
+		return
+	}
 	if c.state.Load() == stateIdle {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
@@ -126,6 +149,9 @@ func (c *conn) serve() {
 		c.srv.untrack(c)
 	}()
 	if c.tls != nil && !c.handshake(c.srv.cfg.Load()) {
+		return
+	}
+	if c.serveH2IfNegotiated() {
 		return
 	}
 	for {

@@ -127,7 +127,7 @@ func (c *conn) writeError(status int, reason string, closeAfter bool) bool {
 		c.log.BytesSent = int64(len(body))
 	}
 	c.wbuf = b[:0]
-	if _, err := c.nc.Write(b); err != nil {
+	if err := c.send(b); err != nil {
 		return false
 	}
 	return !closeAfter

@@ -101,28 +101,25 @@ func idempotent(m []byte) bool {
 
 // forward proxies the current request to rt's service and reports whether the client connection stays open.
 func (c *conn) forward(cfg *Config, rt *Route) bool {
+	if c.lc.inLoop {
+		return c.lc.lp.forward(c, cfg, rt)
+	}
 	svc := rt.Service
 	c.log.Service = svc.Name
-	if b := svc.Retry.Budget; b != nil {
-		b.Request()
+	if ge := takeSlot(context.Background(), svc); ge != nil {
+		return c.gatewayFail(rt, nil, ge)
 	}
 	if svc.Limiter != nil {
-		if err := svc.Limiter.Acquire(context.Background(), svc.QueueTimeout); err != nil {
-			if svc.Stats != nil {
-				svc.Stats.Rejections.Add(1)
-			}
-			return c.gatewayFail(rt, nil, limitError(svc, err))
-		}
 		defer svc.Limiter.Release()
 	}
+	if svc.Protocol != ProtoHTTP1 {
+		return c.gatewayFail(rt, nil, &gatewayError{status: 502,
+			reason: "service " + svc.Name + " speaks HTTP/2 only; HTTP/1.1 clients cannot reach it"})
+	}
 	key := c.hashKey(svc)
-	inst := svc.Pool.Pick(key)
-	if inst == nil {
-		if svc.Stats != nil {
-			svc.Stats.NoInstance.Add(1)
-		}
-		return c.gatewayFail(rt, nil, &gatewayError{status: 503,
-			reason: "no usable instance in service " + svc.Name + " (" + svc.Pool.Why() + ")"})
+	inst, ge := pickInstance(svc, key)
+	if ge != nil {
+		return c.gatewayFail(rt, nil, ge)
 	}
 	var hard time.Time
 	if rt.Timeouts.Total > 0 {
@@ -174,6 +171,38 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	}
 }
 
+// takeSlot runs the policy steps every forwarded request takes before its first attempt, whatever its protocol: it
+// counts the request for the retry budget and takes a slot of the service's bulkhead (the caller releases it when
+// the limiter is non-nil and takeSlot returned nil). It blocks in the bulkhead's queue, up to its queue timeout or
+// until ctx ends.
+func takeSlot(ctx context.Context, svc *Service) *gatewayError {
+	if b := svc.Retry.Budget; b != nil {
+		b.Request()
+	}
+	if svc.Limiter == nil {
+		return nil
+	}
+	if err := svc.Limiter.Acquire(ctx, svc.QueueTimeout); err != nil {
+		if svc.Stats != nil {
+			svc.Stats.Rejections.Add(1)
+		}
+		return limitError(svc, err)
+	}
+	return nil
+}
+
+// pickInstance is the balancer's pick for a request's first attempt, or the 503 that explains why none is usable.
+func pickInstance(svc *Service, key uint64) (*upstream.Instance, *gatewayError) {
+	if inst := svc.Pool.Pick(key); inst != nil {
+		return inst, nil
+	}
+	if svc.Stats != nil {
+		svc.Stats.NoInstance.Add(1)
+	}
+	return nil, &gatewayError{status: 503,
+		reason: "no usable instance in service " + svc.Name + " (" + svc.Pool.Why() + ")"}
+}
+
 // bufferedBody returns the request body when it is entirely in the read buffer and small enough to travel in the
 // same write as the head (so it can also be sent again on a retry), else nil.
 func (c *conn) bufferedBody() []byte {
@@ -199,9 +228,12 @@ func (c *conn) discardInlineBody() {
 }
 
 // report feeds an attempt's outcome to the outlier detector and logs an ejection.
-func (c *conn) report(rt *Route, inst *upstream.Instance, ok bool) {
+func (c *conn) report(rt *Route, inst *upstream.Instance, ok bool) { c.srv.report(rt, inst, ok) }
+
+// report is conn.report for any protocol's request path.
+func (s *Server) report(rt *Route, inst *upstream.Instance, ok bool) {
 	if rt.Service.Pool.Report(inst, ok) {
-		c.srv.log.Warn("upstream ejected as an outlier", "service", rt.Service.Name, "upstream", inst.Addr)
+		s.log.Warn("upstream ejected as an outlier", "service", rt.Service.Name, "upstream", inst.Addr)
 	}
 }
 
@@ -363,6 +395,11 @@ func (c *conn) spliceRequestBody(dst, src *net.TCPConn, idle time.Duration, hard
 // responseHeaderDeadline is when the response head must have arrived, for a request sent now: the retry policy's
 // per-try timeout, else the route's response_header timeout, never past the total deadline.
 func (c *conn) responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
+	return responseHeaderDeadline(rt, hard)
+}
+
+// responseHeaderDeadline is conn.responseHeaderDeadline for any protocol's request path.
+func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 	rh := rt.Service.Retry.PerTryTimeout
 	if rh <= 0 {
 		rh = rt.Timeouts.ResponseHeader
@@ -391,7 +428,7 @@ func (c *conn) readResponseHead(uc *upstream.Conn) error {
 		// Interim response. 100 Continue was already answered by the gateway itself; others (103 Early Hints) go on
 		// to HTTP/1.1 clients.
 		if c.resp.Status != 100 && c.req.Minor == 1 {
-			if _, err := c.nc.Write(uc.R.Buffered()[:c.resp.HeadLen]); err != nil {
+			if err := c.send(uc.R.Buffered()[:c.resp.HeadLen]); err != nil {
 				return &clientGoneError{err}
 			}
 		}
@@ -401,67 +438,84 @@ func (c *conn) readResponseHead(uc *upstream.Conn) error {
 
 // relayResponse sends the response head and body to the client and settles the upstream connection.
 func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) bool {
+	rl, ok := c.relayHead(rt, uc)
+	if !ok {
+		return false
+	}
+	if rl.uc == nil {
+		return !rl.closeAfter
+	}
+	return c.relayBody(cfg, rt, &rl, hard)
+}
+
+// relay is a response whose head went to the client and whose body is still to come.
+type relay struct {
+	uc         *upstream.Conn // nil once the upstream's part is over and the connection was released
+	out        http1.Framing  // framing towards the client
+	remaining  int64          // body bytes still to come with FramingLength; -1 for other framings
+	reusable   bool           // the upstream connection can be pooled once the body is read
+	closeAfter bool           // the client connection closes after this response
+}
+
+// relayHead sends the response head to the client, with as much of the body as is buffered, in one write; the
+// common small response is one read from the upstream and one write to the client. A connection whose part is over
+// is released first (it goes back to its pool before the client write).
+func (c *conn) relayHead(rt *Route, uc *upstream.Conn) (relay, bool) {
 	resp := &c.resp
 	// During Shutdown the connection closes after this response, so the response says so.
-	out, closeAfter := resp.Framing, c.req.Close || c.srv.closing.Load()
+	rl := relay{uc: uc, out: resp.Framing, closeAfter: c.req.Close || c.srv.closing.Load(),
+		reusable: !resp.Close && resp.Framing != http1.FramingUntilClose}
 	switch resp.Framing {
 	case http1.FramingChunked:
 		if c.req.Minor == 0 {
-			out, closeAfter = http1.FramingUntilClose, true
+			rl.out, rl.closeAfter = http1.FramingUntilClose, true
 		}
 	case http1.FramingUntilClose:
 		if c.req.Minor == 1 {
-			out = http1.FramingChunked
+			rl.out = http1.FramingChunked
 		} else {
-			closeAfter = true
+			rl.closeAfter = true
 		}
 	}
-	b := c.appendResponseHead(c.wbuf[:0], rt, out, closeAfter)
+	b := c.appendResponseHead(c.wbuf[:0], rt, rl.out, rl.closeAfter)
 	c.log.Status = resp.Status
-	headLen := resp.HeadLen
-	uc.R.Discard(headLen)
-
-	upstreamReusable := !resp.Close && resp.Framing != http1.FramingUntilClose
-	remaining := int64(0)
+	uc.R.Discard(resp.HeadLen)
 	switch resp.Framing {
 	case http1.FramingLength:
-		// Send the head and as much of the body as is buffered in one write; the common small response is one
-		// read from the upstream and one write to the client.
 		buf := uc.R.Buffered()
 		n := min(int64(len(buf)), resp.ContentLength, int64(cap(b)-len(b)))
 		b = append(b, buf[:n]...)
 		uc.R.Discard(int(n))
-		remaining = resp.ContentLength - n
+		rl.remaining = resp.ContentLength - n
 		c.log.BytesSent = n
 	case http1.FramingNone:
 	default:
-		remaining = -1
+		rl.remaining = -1
 	}
 	c.wbuf = b[:0]
-	if remaining == 0 && upstreamReusable {
-		// The upstream's part is done: hand the connection back before the client write.
-		uc.Instance().Put(uc)
-		uc = nil
+	if rl.remaining == 0 {
+		c.releaseUp(uc, rl.reusable)
+		rl.uc = nil
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		if uc != nil {
-			_ = uc.Close()
+	if err := c.send(b); err != nil {
+		if rl.uc != nil {
+			c.releaseUp(rl.uc, false)
 		}
 		c.log.Reason = "client write failed: " + err.Error()
-		return false
+		return rl, false
 	}
-	if uc == nil {
-		return !closeAfter
-	}
-	if remaining == 0 {
-		_ = uc.Close()
-		return !closeAfter
-	}
+	return rl, true
+}
+
+// relayBody streams the rest of a response body to the client (socket to socket with splice where it can) and
+// settles the upstream connection.
+func (c *conn) relayBody(cfg *Config, rt *Route, rl *relay, hard time.Time) bool {
+	uc, resp := rl.uc, &c.resp
 	var n int64
 	var err error
-	if dst, src, ok := spliceable(c.nc, uc.Conn.Conn); ok && out == http1.FramingLength && resp.Framing == http1.FramingLength &&
-		remaining >= spliceMin && len(uc.R.Buffered()) == 0 {
-		n, err = splice(dst, src, remaining, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
+	if dst, src, ok := spliceable(c.nc, uc.Conn.Conn); ok && rl.out == http1.FramingLength && resp.Framing == http1.FramingLength &&
+		rl.remaining >= spliceMin && len(uc.R.Buffered()) == 0 {
+		n, err = splice(dst, src, rl.remaining, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
 		_ = c.nc.SetWriteDeadline(time.Time{})
 		if err != nil && !isTimeout(err) {
 			err = &http1.DestError{Err: err} // splice cannot tell which side broke; a reset client is the common case
@@ -469,7 +523,7 @@ func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard tim
 	} else {
 		_ = uc.Set(rt.Timeouts.Idle, hard)
 		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
-		n, err = http1.CopyBody(&c.dc, uc.R, resp.Framing, remaining, out, c.bodyBuf())
+		n, err = http1.CopyBody(&c.dc, uc.R, resp.Framing, rl.remaining, rl.out, c.bodyBuf())
 		_ = c.dc.Clear()
 	}
 	c.log.BytesSent += n
@@ -485,12 +539,22 @@ func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard tim
 		}
 		return false
 	}
-	if upstreamReusable {
+	c.releaseUp(uc, rl.reusable)
+	return !rl.closeAfter
+}
+
+// releaseUp ends the exchange's use of an upstream connection: back to its pool when reusable, else closed. A
+// connection of an event loop goes back to that loop.
+func (c *conn) releaseUp(uc *upstream.Conn, reusable bool) {
+	if c.lc.inLoop && c.lc.up != nil && c.lc.up.uc == uc {
+		c.lc.lp.releaseUp(c, reusable)
+		return
+	}
+	if reusable {
 		uc.Instance().Put(uc)
 	} else {
 		_ = uc.Close()
 	}
-	return !closeAfter
 }
 
 // gatewayFail answers an upstream failure with its status and logs why.

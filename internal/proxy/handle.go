@@ -10,10 +10,20 @@ import (
 
 // handle serves one parsed request and reports whether the connection stays open for the next.
 func (c *conn) handle(cfg *Config) bool {
+	c.beginRequest()
+	return c.endRequest(cfg, c.serveRequest(cfg))
+}
+
+// beginRequest resets the per-request state before a request is served.
+func (c *conn) beginRequest() {
 	c.takeRequestID()
 	c.log = accesslog.Entry{}
 	c.route = nil
-	keep := c.serveRequest(cfg)
+}
+
+// endRequest counts and logs a served request and reports whether the connection stays open (keep, unless the
+// server is shutting down).
+func (c *conn) endRequest(cfg *Config, keep bool) bool {
 	d := time.Since(c.start)
 	if c.route != nil {
 		c.route.Stats.Observe(c.req.Method, c.log.Status, d)
@@ -28,13 +38,7 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	if err != nil {
 		return c.writeError(400, "bad request: "+err.Error(), true)
 	}
-	table := cfg.Routes
-	if len(cfg.ByListener) > 0 {
-		if t, ok := cfg.ByListener[c.listener]; ok {
-			table = t
-		}
-	}
-	rt, _, ok := table.Match(c)
+	rt, ok := c.match(cfg)
 	if !ok {
 		return c.writeErrorAfterBody(404, "no route for this host and path")
 	}
@@ -52,6 +56,22 @@ func (c *conn) serveRequest(cfg *Config) bool {
 		return c.writeReturn(rt.Return)
 	}
 	return c.forward(cfg, rt)
+}
+
+// match finds the route of the current request in its listener's table (HTTP/1.1 and HTTP/2 alike).
+func (c *conn) match(cfg *Config) (*Route, bool) {
+	if rt := c.lc.pre; rt != nil {
+		c.lc.pre = nil // matched already by the event loop (loop.servable)
+		return rt, true
+	}
+	table := cfg.Routes
+	if len(cfg.ByListener) > 0 {
+		if t, ok := cfg.ByListener[c.listener]; ok {
+			table = t
+		}
+	}
+	rt, _, ok := table.Match(c)
+	return rt, ok
 }
 
 // writeErrorAfterBody answers with an error before reading the request body; the connection stays open only when
@@ -94,7 +114,7 @@ func (c *conn) writeReturn(r *Return) bool {
 	}
 	c.wbuf = b[:0]
 	c.log.Status = r.Status
-	if _, err := c.nc.Write(b[start:]); err != nil {
+	if err := c.send(b[start:]); err != nil {
 		return false
 	}
 	return !closeAfter
@@ -150,7 +170,9 @@ func (c *conn) finishLog(cfg *Config, d time.Duration) {
 	e.Referer, _ = c.req.Header("Referer")
 	e.UserAgent, _ = c.req.Header("User-Agent")
 	e.Proto = "HTTP/1.1"
-	if c.req.Minor == 0 {
+	if c.h2 {
+		e.Proto = "HTTP/2.0"
+	} else if c.req.Minor == 0 {
 		e.Proto = "HTTP/1.0"
 	}
 	cfg.AccessLog.Log(e)

@@ -7,6 +7,7 @@
 package proxy
 
 import (
+	"net/http"
 	"regexp"
 	"time"
 
@@ -26,6 +27,8 @@ type Config struct {
 	Client     ClientLimits
 	AccessLog  *accesslog.Logger // nil = off
 	Version    string            // shown in logs, e.g. a hash of the config file
+	// Engine chooses how plain-HTTP connections are served (event loops by default); read at each accept.
+	Engine Engine
 }
 
 // ClientLimits apply to client connections. Zero fields take the defaults in withDefaults.
@@ -91,7 +94,21 @@ type Service struct {
 	FailureStatuses StatusSet
 	Retry           RetryPolicy
 	Stats           *metrics.ServiceStats // nil: not counted
+
+	// Protocol is what the instances speak. ProtoH2C and ProtoH2 services are reached through H2 (see
+	// NewH2Transport), which must then be set; HTTP/1.1 clients get a 502 from them.
+	Protocol Protocol
+	H2       http.RoundTripper
 }
+
+// Protocol is the wire protocol of a service's instances.
+type Protocol uint8
+
+const (
+	ProtoHTTP1 Protocol = iota // HTTP/1.1 over the pooled connections of each instance (plain or TLS)
+	ProtoH2C                   // HTTP/2 with prior knowledge over plain TCP (gRPC services)
+	ProtoH2                    // HTTP/2 over TLS (ALPN h2)
+)
 
 // RetryPolicy says which failed attempts are tried again on another instance. Attempts that reached the upstream
 // are retried only for idempotent methods whose body (if any) is still in memory; a connect failure is always

@@ -31,6 +31,11 @@ type Server struct {
 	limits connLimits // open connections in total and per client IP (ClientLimits.MaxConnections*)
 
 	headBufs, writeBufs, bodyBufs bufferPool
+
+	// Event loops (EngineLoop), started with the first connection that uses them; guarded by mu.
+	loops    []*loop
+	loopErr  error // the loops could not start: goroutines serve everything
+	nextLoop int
 }
 
 // NewServer returns a server with an initial configuration.
@@ -104,7 +109,8 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 		}
 		backoff = 0
 		// The limits are read at each accept, so that a reload applies to the next connection.
-		ip, lim := clientIP(nc), s.cfg.Load().Client
+		cfg := s.cfg.Load()
+		ip, lim := clientIP(nc), cfg.Client
 		if r := s.limits.admit(ip, lim); r != admitted {
 			s.refuse(nc, ip, r, lim)
 			continue
@@ -114,10 +120,19 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 		if mode != nil {
 			c.setMode(mode())
 		}
+		var lp *loop
+		if cfg.Engine == EngineLoop && c.raw != nil && c.tls == nil && c.redirectPort == 0 && !c.h2c {
+			lp = s.eventLoop()
+			c.lc.lp = lp
+		}
 		if !s.track(c) {
 			_ = nc.Close()
 			s.limits.release(ip)
 			return ErrServerClosed
+		}
+		if lp != nil {
+			lp.post(loopMsg{kind: msgAdopt, c: c})
+			continue
 		}
 		go c.serve()
 	}
@@ -160,7 +175,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		c.wakeIfIdle()
 	}
+	for _, l := range s.loops {
+		l.post(loopMsg{kind: msgShutdown})
+	}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.stopLoopsLocked()
+		s.mu.Unlock()
+	}()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

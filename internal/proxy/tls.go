@@ -17,9 +17,12 @@ import (
 type ListenerMode struct {
 	// TLS, when set, terminates TLS: each connection is wrapped with tls.Server and does its handshake in its own
 	// goroutine before the first request, within the client ReadHeaderTimeout, so a client that never completes it
-	// holds only its own goroutine. Requests then report the scheme "https". Only HTTP/1.1 is served: NextProtos
-	// should be nil or ["http/1.1"].
+	// holds only its own goroutine. Requests then report the scheme "https". A connection whose ALPN negotiates
+	// "h2" (NextProtos ["h2", "http/1.1"]) is served as HTTP/2 (see h2.go); others as HTTP/1.1.
 	TLS *tls.Config
+	// H2C, on a plain listener, serves connections that start with the HTTP/2 client preface as HTTP/2 (prior
+	// knowledge, RFC 9113 section 3.3); HTTP/1.1 keeps working on the same listener.
+	H2C bool
 	// RedirectPort, when non-zero, answers every request with 308 Permanent Redirect to
 	// https://HOST[:RedirectPort]URI (HOST from the request, port omitted when 443) instead of routing it. Meant for
 	// plain listeners.
@@ -39,6 +42,7 @@ func (c *conn) setMode(m *ListenerMode) {
 		return
 	}
 	c.redirectPort = m.RedirectPort
+	c.h2c = m.H2C && m.TLS == nil
 	if m.TLS == nil {
 		return
 	}

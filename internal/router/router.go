@@ -86,8 +86,9 @@ type Request interface {
 // Table is a compiled route table. It is immutable after Build and safe for
 // concurrent use by any number of goroutines. A nil *Table matches nothing.
 type Table[T any] struct {
-	m       matcher
-	targets []T
+	m         matcher
+	targets   []T
+	conflicts []Conflict // for Explain only
 }
 
 // Conflict reports a route that can never be selected because an earlier
@@ -134,7 +135,8 @@ func Build[T any](routes []Route[T]) (*Table[T], []Conflict, error) {
 	}
 	groups := groupRoutes(specs)
 	t.m = compileMatcher(specs, groups)
-	return t, findConflicts(specs, groups), nil
+	t.conflicts = findConflicts(specs, groups)
+	return t, t.conflicts, nil
 }
 
 // Match returns the selected route's Target and index, or ok=false with

@@ -66,6 +66,7 @@ type Instance struct {
 	downUntil atomic.Int64 // unix nanoseconds; skipped by pickers until then
 	unhealthy atomic.Bool  // set by active health checks; instances start healthy
 	healthyAt atomic.Int64 // unix nanoseconds of the last unhealthy -> healthy transition; 0 if none
+	drained   atomic.Bool  // taken out of rotation by an operator (drain.go)
 
 	mu     sync.Mutex
 	idle   []*Conn // LIFO: the most recently used connection is the warmest

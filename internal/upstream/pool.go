@@ -12,7 +12,8 @@ import (
 
 // Pool is a service's set of instances with the balancer that picks among them. Primary instances take all traffic
 // while any is usable; backup instances only when none is. An instance is usable unless it recently refused a
-// connection, failed its active health checks, is ejected by the outlier detector, or is at its concurrency cap.
+// connection, failed its active health checks, is ejected by the outlier detector, is at its concurrency cap, or is
+// drained by an operator.
 //
 // A Pool is immutable after NewPool; the instances' counters and the detector change underneath it. Pick is safe
 // for concurrent use, never blocks and does not allocate.
@@ -55,7 +56,7 @@ var _ balancer.State = (*group)(nil)
 
 func (g *group) Usable(i int) bool {
 	in := g.insts[i]
-	if in == g.exclude || in.unhealthy.Load() {
+	if in == g.exclude || in.unhealthy.Load() || in.drained.Load() {
 		return false
 	}
 	p := g.pool
@@ -199,6 +200,7 @@ type InstanceState struct {
 	Active         int64
 	AtInstanceCap  bool
 	ConsecutiveErr int
+	Drained        bool // taken out of rotation by an operator
 }
 
 // States reports every instance's state at time now.
@@ -210,6 +212,7 @@ func (p *Pool) States(now time.Time) []InstanceState {
 			Addr: in.Addr, Backup: in.Backup, Healthy: in.Healthy(), Active: in.Active(),
 			Ejections: st.Ejections, ConsecutiveErr: st.ConsecutiveFailures,
 			AtInstanceCap: p.maxPerInstance > 0 && in.Active() >= p.maxPerInstance,
+			Drained:       in.Drained(),
 		}
 		if d := in.downUntil.Load(); d > now.UnixNano() {
 			s.DownUntil = time.Unix(0, d)
@@ -231,9 +234,11 @@ func (p *Pool) States(now time.Time) []InstanceState {
 // Why explains, for a log line, why no instance is usable: how many are unhealthy, ejected, recently refused
 // connections, or at their concurrency cap.
 func (p *Pool) Why() string {
-	var unhealthy, ejected, refused, capped int
+	var drained, unhealthy, ejected, refused, capped int
 	for _, s := range p.States(time.Now()) {
 		switch {
+		case s.Drained:
+			drained++
 		case !s.Healthy:
 			unhealthy++
 		case !s.EjectedUntil.IsZero():
@@ -248,7 +253,7 @@ func (p *Pool) Why() string {
 	for _, c := range []struct {
 		n    int
 		what string
-	}{{unhealthy, "failing health checks"}, {ejected, "ejected as outliers"}, {refused, "refusing connections"}, {capped, "at max_per_instance"}} {
+	}{{drained, "drained"}, {unhealthy, "failing health checks"}, {ejected, "ejected as outliers"}, {refused, "refusing connections"}, {capped, "at max_per_instance"}} {
 		if c.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 		}

@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// Engine selects how plain-HTTP client connections are served.
+type Engine uint8
+
+const (
+	// EngineLoop (the default) serves plain HTTP/1.1 connections from event loops, one per GOMAXPROCS, that read a
+	// socket only when epoll reported data: no goroutine per connection and no read that fails with EAGAIN. A request
+	// the loop cannot finish without blocking (a streamed body, an upgrade, a full bulkhead, a large or chunked
+	// response) is handed to a goroutine for its duration, running the same code as EngineGoroutines. TLS and h2c
+	// connections always use goroutines. On platforms without epoll EngineLoop means EngineGoroutines.
+	EngineLoop Engine = iota
+	// EngineGoroutines serves every connection from a goroutine of its own, blocking in Go's netpoller.
+	EngineGoroutines
+)
+
+// loopPhase is where a loop-served connection stands.
+type loopPhase uint8
+
+const (
+	lcIdle    loopPhase = iota // waiting for the next request; holds no buffer
+	lcHead                     // part of a request head has arrived
+	lcConnect                  // waiting for a dial to the upstream
+	lcSend                     // the request is partly written to the upstream
+	lcWait                     // waiting for the upstream's response
+	lcBody                     // relaying the rest of a response body of known length (relayUp)
+	lcFlush                    // the response is partly written to the client; the next request waits for the rest
+	lcAway                     // a goroutine serves the connection (see loop.handOff)
+)
+
+// loopState is what a client connection served by an event loop keeps between events. It is owned by the loop,
+// except while the phase is lcAway (then by the goroutine the loop handed it to); away mirrors that for Shutdown.
+// The zero value (lp nil) means the connection is served by its own goroutine.
+type loopState struct {
+	lp       *loop
+	fd       int
+	slot     uint32
+	phase    loopPhase
+	inLoop   bool // the loop owns the connection: writes go through loop.write
+	away     atomic.Bool
+	src      fdSource
+	deadline int64  // unix nanoseconds when the current wait times out; 0: none
+	pending  []byte // response bytes the socket did not take yet
+	closing  bool   // close once pending is written (lcFlush)
+	pre      *Route // route matched before the request was started (saves a second match)
+
+	// The exchange in progress (lcConnect, lcSend, lcWait).
+	cfg     *Config
+	rt      *Route
+	inst    *upstream.Instance
+	up      *loopUp
+	rs      retrier
+	hard    time.Time
+	begun   bool // inst.Begin was called for the current attempt
+	limited bool // holds a slot of rt.Service.Limiter
+	out     []byte
+	sent    int
+	rl      relay // lcBody: the response being relayed
+}
+
+type loopMsgKind uint8
+
+const (
+	msgAdopt    loopMsgKind = iota // a new client connection for the loop
+	msgBack                        // a goroutine is done with c; keep says whether c stays open
+	msgDialed                      // the dial for c's exchange finished: uc or err
+	msgShutdown                    // Shutdown began
+	msgForce                       // Shutdown's deadline passed: close c now
+	msgStop                        // all connections are gone: stop the loop
+)
+
+type loopMsg struct {
+	kind loopMsgKind
+	c    *conn
+	keep bool
+	uc   *upstream.Conn
+	err  error
+}
+
+// errWouldBlock is what an fdSource returns when the socket has no data: the loop waits for epoll instead.
+var errWouldBlock = errors.New("proxy: read would block")
+
+// fdSource reads a non-blocking socket for an http1.Reader. ready is false once a read came back short (the socket is
+// drained, so the next data arrives with a new edge-triggered event) and true again when epoll reports input.
+type fdSource struct {
+	fd    int
+	ready bool
+}
+
+func (s *fdSource) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(s.fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			s.ready = false
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		if n < len(p) {
+			s.ready = false
+		}
+		return n, nil
+	}
+}
+
+// send writes b to the client: through the event loop while it owns the connection (a short write is finished when
+// the socket is writable again), else with a plain blocking write.
+func (c *conn) send(b []byte) error {
+	if c.lc.inLoop {
+		return c.lc.lp.write(c, b)
+	}
+	_, err := c.nc.Write(b)
+	return err
+}

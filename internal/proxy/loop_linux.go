@@ -1,0 +1,599 @@
+//go:build linux
+
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// loop is one event loop: an epoll set with the client connections assigned to it and the upstream connections
+// their exchanges use, served by one goroutine.
+//
+// The loop does not block an OS thread in epoll_wait: its epoll descriptor is itself registered with Go's netpoller
+// (an epoll set is readable while it has events), so the loop goroutine parks like any other when it has nothing to
+// do and Go's scheduler keeps running the goroutines of TLS connections, health checks and hand-offs next to it. Each
+// wake-up drains the set with non-blocking epoll_wait calls.
+//
+// Every socket is registered edge-triggered. A socket is read until a read comes back short (the receive queue is
+// then empty, so more data raises a new event) and written until the kernel takes less than offered (then EPOLLOUT
+// says when to go on); so a busy connection costs one read and one write per message and no failed read.
+//
+// Concurrency: everything below is owned by the loop goroutine, except the inbox (mu), which other goroutines use to
+// hand it connections, dial results and connections coming back from a goroutine (post, then a write to the
+// eventfd wakes the loop).
+type loop struct {
+	srv    *Server
+	epfd   int
+	efd    int // eventfd for post
+	file   *os.File
+	raw    syscall.RawConn
+	events []unix.EpollEvent
+	pollFn func(uintptr) bool // l.poll, bound once
+
+	slots []loopSlot // index 0 is the eventfd
+	free  []uint32
+
+	mu       sync.Mutex
+	inbox    []loopMsg
+	spare    []loopMsg
+	signaled bool
+
+	pools     map[*upstream.Instance][]*loopUp // idle upstream connections of this loop, most recent last
+	now       int64                            // unix nanoseconds, refreshed per batch of events
+	nextSweep int64
+	closing   bool // Shutdown: idle connections close, busy ones after their response
+	stopped   bool
+	done      chan struct{}
+}
+
+// loopTick is how often the loop checks its connections' timeouts; timeouts fire up to this late.
+const loopTick = 10 * time.Millisecond
+
+type loopSlot struct {
+	gen uint32
+	c   *conn
+	u   *loopUp
+}
+
+// loopUp is an upstream connection registered with a loop. Its reader reads the socket without blocking.
+type loopUp struct {
+	uc        *upstream.Conn
+	fd        int
+	slot      uint32
+	src       fdSource
+	c         *conn // the connection whose exchange uses it; nil while idle
+	idleSince int64
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("event loop: epoll_create: %w", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("event loop: eventfd: %w", err)
+	}
+	l := &loop{srv: s, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 128), slots: make([]loopSlot, 1),
+		pools: map[*upstream.Instance][]*loopUp{}, done: make(chan struct{})}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(efd)
+		return nil, fmt.Errorf("event loop: register eventfd: %w", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(efd)
+		return nil, fmt.Errorf("event loop: %w", err)
+	}
+	l.file = os.NewFile(uintptr(epfd), "epoll") // non-blocking: os registers it with the netpoller
+	if l.raw, err = l.file.SyscallConn(); err != nil {
+		_ = l.file.Close()
+		_ = unix.Close(efd)
+		return nil, fmt.Errorf("event loop: %w", err)
+	}
+	l.pollFn = l.poll
+	go l.run()
+	return l, nil
+}
+
+// run parks in the netpoller until the epoll set has events (or the next timeout check is due) and handles them.
+func (l *loop) run() {
+	defer close(l.done)
+	for !l.stopped {
+		l.now = time.Now().UnixNano()
+		if l.now >= l.nextSweep {
+			l.sweep()
+		}
+		_ = l.file.SetReadDeadline(time.Unix(0, l.nextSweep))
+		err := l.raw.Read(l.pollFn)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.srv.log.Error("event loop stopped", "err", err)
+			break
+		}
+	}
+	for inst, pool := range l.pools {
+		for _, u := range pool {
+			l.closeUp(u)
+		}
+		delete(l.pools, inst)
+	}
+	_ = l.file.Close()
+	_ = unix.Close(l.efd)
+}
+
+// poll is the readiness callback of run: it drains the epoll set and returns false to park again (true to stop).
+func (l *loop) poll(uintptr) bool {
+	for {
+		n, err := unix.EpollWait(l.epfd, l.events, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			l.srv.log.Error("event loop: epoll_wait", "err", err)
+			return true
+		}
+		l.now = time.Now().UnixNano()
+		for i := 0; i < n; i++ {
+			l.dispatch(&l.events[i])
+		}
+		if l.stopped {
+			return true
+		}
+		if l.now >= l.nextSweep {
+			return true // back to run for the sweep and the next deadline
+		}
+		if n < len(l.events) {
+			return false
+		}
+	}
+}
+
+func (l *loop) dispatch(ev *unix.EpollEvent) {
+	idx, gen := uint32(ev.Fd), uint32(ev.Pad)
+	if idx == 0 {
+		l.drainInbox()
+		return
+	}
+	if int(idx) >= len(l.slots) || l.slots[idx].gen != gen {
+		return // the slot was freed since; a stale event
+	}
+	in := ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	out := ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	s := &l.slots[idx]
+	if c := s.c; c != nil {
+		if in {
+			c.lc.src.ready = true
+		}
+		if !c.lc.inLoop {
+			return
+		}
+		if out && len(c.lc.pending) > 0 && !l.flush(c) {
+			return
+		}
+		switch c.lc.phase {
+		case lcIdle, lcHead:
+			if in {
+				l.serveNext(c)
+			}
+		case lcFlush:
+			if len(c.lc.pending) == 0 {
+				l.flushed(c)
+			}
+		case lcBody:
+			if len(c.lc.pending) == 0 {
+				l.relayUp(c)
+			}
+		}
+		return
+	}
+	u := s.u
+	if in {
+		u.src.ready = true
+	}
+	c := u.c
+	switch {
+	case c == nil:
+		if in {
+			l.idleReadable(u)
+		}
+	case c.lc.phase == lcSend && out:
+		l.writeUp(c)
+	case c.lc.phase == lcWait && in:
+		l.readUp(c)
+	case c.lc.phase == lcBody && in:
+		l.relayUp(c)
+	}
+}
+
+// post hands m to the loop from any goroutine.
+func (l *loop) post(m loopMsg) {
+	l.mu.Lock()
+	l.inbox = append(l.inbox, m)
+	wake := !l.signaled
+	l.signaled = true
+	l.mu.Unlock()
+	if wake {
+		one := [8]byte{1}
+		_, _ = unix.Write(l.efd, one[:])
+	}
+}
+
+func (l *loop) drainInbox() {
+	var b [8]byte
+	_, _ = unix.Read(l.efd, b[:])
+	l.mu.Lock()
+	msgs := l.inbox
+	l.inbox, l.spare = l.spare, nil
+	l.signaled = false
+	l.mu.Unlock()
+	for i := range msgs {
+		l.handle(&msgs[i])
+	}
+	clear(msgs)
+	l.mu.Lock()
+	l.spare = msgs[:0]
+	l.mu.Unlock()
+}
+
+func (l *loop) handle(m *loopMsg) {
+	c := m.c
+	switch m.kind {
+	case msgAdopt:
+		l.adopt(c)
+	case msgBack:
+		c.lc.away.Store(false)
+		c.lc.inLoop = true
+		c.r.SetSource(&c.lc.src)
+		c.lc.src.ready = true // events that came while the goroutine had it were not looked at
+		if !m.keep {
+			l.closeConn(c)
+			return
+		}
+		l.serveNext(c)
+	case msgDialed:
+		l.dialed(c, m.uc, m.err)
+	case msgShutdown:
+		l.closing = true
+		for i := range l.slots {
+			if c := l.slots[i].c; c != nil && c.lc.inLoop && c.lc.phase == lcIdle {
+				l.closeConn(c)
+			}
+		}
+	case msgForce:
+		if c.lc.slot != 0 && !c.lc.away.Load() {
+			l.closeConn(c)
+		}
+	case msgStop:
+		l.stopped = true
+	}
+}
+
+// adopt registers a freshly accepted connection and starts waiting for its first request.
+func (l *loop) adopt(c *conn) {
+	fd := -1
+	if c.raw != nil {
+		_ = c.raw.Control(func(p uintptr) { fd = int(p) })
+	}
+	c.lc.lp, c.lc.fd = l, fd
+	c.lc.inLoop = true
+	c.lc.src = fdSource{fd: fd}
+	c.r.SetSource(&c.lc.src)
+	c.lc.slot = l.alloc(loopSlot{c: c})
+	if fd < 0 || l.register(fd, c.lc.slot) != nil {
+		l.closeConn(c)
+		return
+	}
+	c.lc.phase = lcIdle
+	c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.IdleTimeout)
+}
+
+func (l *loop) register(fd int, slot uint32) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+		Fd: int32(slot), Pad: int32(l.slots[slot].gen)}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+func (l *loop) alloc(s loopSlot) uint32 {
+	if n := len(l.free); n > 0 {
+		i := l.free[n-1]
+		l.free = l.free[:n-1]
+		s.gen = l.slots[i].gen
+		l.slots[i] = s
+		return i
+	}
+	l.slots = append(l.slots, s)
+	return uint32(len(l.slots) - 1)
+}
+
+// release frees a slot; its generation changes, so events still queued for it are ignored.
+func (l *loop) release(i uint32) {
+	if i == 0 {
+		return
+	}
+	l.slots[i] = loopSlot{gen: l.slots[i].gen + 1}
+	l.free = append(l.free, i)
+}
+
+// closeConn closes a client connection the loop owns, ending the exchange it may be in. Closing the socket also
+// removes it from the epoll set.
+func (l *loop) closeConn(c *conn) {
+	if c.lc.slot == 0 {
+		return // closed already
+	}
+	if u := c.lc.up; u != nil {
+		c.lc.up = nil
+		l.closeUp(u)
+	}
+	l.endAttempt(c)
+	l.endExchange(c)
+	l.release(c.lc.slot)
+	c.lc.slot = 0
+	c.lc.inLoop = false
+	c.lc.pending = nil
+	_ = c.nc.Close()
+	c.releaseBuffers()
+	c.srv.limits.release(c.remote.Addr())
+	c.srv.untrack(c)
+}
+
+// write sends b to the client without blocking; what the socket does not take is kept and sent when it is writable.
+func (l *loop) write(c *conn, b []byte) error {
+	if len(c.lc.pending) > 0 {
+		c.lc.pending = append(c.lc.pending, b...)
+		return nil
+	}
+	for len(b) > 0 {
+		n, err := syscall.Write(c.lc.fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.lc.pending = append([]byte(nil), b...)
+			c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
+			return nil
+		case err != nil:
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// flush writes pending output; false when the connection failed and was closed.
+func (l *loop) flush(c *conn) bool {
+	for len(c.lc.pending) > 0 {
+		n, err := syscall.Write(c.lc.fd, c.lc.pending)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
+			return true
+		case err != nil:
+			if c.lc.phase == lcFlush {
+				l.closeConn(c)
+				return false
+			}
+			c.lc.pending = nil // the exchange notices the client is gone at its next write or at the end
+			return true
+		}
+		c.lc.pending = c.lc.pending[n:]
+	}
+	c.lc.pending = nil
+	return true
+}
+
+// flushed continues after the last pending byte of a finished response went out.
+func (l *loop) flushed(c *conn) {
+	if c.lc.closing {
+		l.closeConn(c)
+		return
+	}
+	l.serveNext(c)
+}
+
+// sweep enforces timeouts and expires idle upstream connections.
+func (l *loop) sweep() {
+	now := l.now
+	l.nextSweep = now + int64(loopTick)
+	for i := 1; i < len(l.slots); i++ {
+		c := l.slots[i].c
+		if c == nil || !c.lc.inLoop || c.lc.deadline == 0 || now < c.lc.deadline {
+			continue
+		}
+		l.timeout(c)
+	}
+	for inst, pool := range l.pools {
+		_, idle := inst.KeepAlive()
+		closed := inst.Closed()
+		keep := pool[:0]
+		for _, u := range pool {
+			if closed || now-u.idleSince > int64(idle) {
+				l.closeUp(u)
+				continue
+			}
+			keep = append(keep, u)
+		}
+		clear(pool[len(keep):])
+		if len(keep) == 0 {
+			delete(l.pools, inst)
+		} else {
+			l.pools[inst] = keep
+		}
+	}
+}
+
+// registerUp takes an upstream connection into the loop.
+func (l *loop) registerUp(uc *upstream.Conn) (*loopUp, error) {
+	sc, ok := uc.Conn.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("upstream connection has no descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	u := &loopUp{uc: uc, fd: -1}
+	if err := raw.Control(func(p uintptr) { u.fd = int(p) }); err != nil {
+		return nil, err
+	}
+	u.src.fd = u.fd
+	u.slot = l.alloc(loopSlot{u: u})
+	if err := l.register(u.fd, u.slot); err != nil {
+		l.release(u.slot)
+		return nil, err
+	}
+	_ = uc.Conn.Conn.SetDeadline(time.Time{}) // the loop keeps its own time; a pooled conn may carry an old deadline
+	uc.R.SetSource(&u.src)
+	return u, nil
+}
+
+// detachUp gives an upstream connection back to blocking use by a goroutine.
+func (l *loop) detachUp(u *loopUp) {
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, u.fd, nil)
+	l.release(u.slot)
+	u.c = nil
+	u.uc.R.SetSource(&u.uc.Conn)
+}
+
+// releaseUp settles the upstream connection of c's exchange (see conn.releaseUp).
+func (l *loop) releaseUp(c *conn, reusable bool) {
+	u := c.lc.up
+	c.lc.up = nil
+	if reusable {
+		l.putIdle(u)
+	} else {
+		l.closeUp(u)
+	}
+}
+
+func (l *loop) closeUp(u *loopUp) {
+	l.release(u.slot)
+	u.c = nil
+	_ = u.uc.Close()
+}
+
+// popIdle returns an idle upstream connection to inst: this loop's most recent one, else one from the instance's
+// shared pool (left there by goroutine-served requests), registered now.
+func (l *loop) popIdle(inst *upstream.Instance) *loopUp {
+	pool := l.pools[inst]
+	for n := len(pool); n > 0; n = len(pool) {
+		u := pool[n-1]
+		pool[n-1] = nil
+		pool = pool[:n-1]
+		l.pools[inst] = pool
+		if _, idle := inst.KeepAlive(); l.now-u.idleSince <= int64(idle) {
+			u.uc.Reused = true
+			return u
+		}
+		l.closeUp(u)
+	}
+	if uc := inst.TakeIdle(); uc != nil {
+		u, err := l.registerUp(uc)
+		if err != nil {
+			_ = uc.Close()
+			return nil
+		}
+		return u
+	}
+	return nil
+}
+
+// putIdle keeps an upstream connection whose exchange ended cleanly, or closes it.
+func (l *loop) putIdle(u *loopUp) {
+	u.c = nil
+	inst := u.uc.Instance()
+	max, _ := inst.KeepAlive()
+	pool := l.pools[inst]
+	if len(u.uc.R.Buffered()) != 0 || len(pool) >= max {
+		l.closeUp(u)
+		return
+	}
+	u.idleSince = l.now
+	l.pools[inst] = append(pool, u)
+}
+
+// idleReadable handles input on an idle upstream connection: the upstream closed it (or sent bytes nobody asked
+// for), so it is dropped. The event may also be a late one for data an exchange already read: a peek tells.
+func (l *loop) idleReadable(u *loopUp) {
+	var b [1]byte
+	_, _, err := unix.Recvfrom(u.fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err == unix.EAGAIN {
+		u.src.ready = false
+		return
+	}
+	inst := u.uc.Instance()
+	pool := l.pools[inst]
+	for i, p := range pool {
+		if p == u {
+			copy(pool[i:], pool[i+1:])
+			pool[len(pool)-1] = nil
+			l.pools[inst] = pool[:len(pool)-1]
+			break
+		}
+	}
+	l.closeUp(u)
+}
+
+// loops returns the server's event loops, starting them on first use; nil when they cannot start (the server
+// then serves with goroutines).
+func (s *Server) eventLoop() *loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loopErr != nil {
+		return nil
+	}
+	if s.loops == nil {
+		n := max(1, runtime.GOMAXPROCS(0))
+		for i := 0; i < n; i++ {
+			l, err := newLoop(s)
+			if err != nil {
+				s.loopErr = err
+				s.log.Warn("event loops unavailable; serving with goroutines", "err", err)
+				s.stopLoopsLocked()
+				return nil
+			}
+			s.loops = append(s.loops, l)
+		}
+	}
+	s.nextLoop++
+	return s.loops[s.nextLoop%len(s.loops)]
+}
+
+// stopLoopsLocked stops the event loops (s.mu held); they have no connections left by then.
+func (s *Server) stopLoopsLocked() {
+	for _, l := range s.loops {
+		l.post(loopMsg{kind: msgStop})
+		<-l.done
+	}
+	s.loops = nil
+}
+
+// writeFD writes to a non-blocking socket once; errWouldBlock when the socket takes nothing now.
+func writeFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Write(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, err
+		}
+		return n, nil
+	}
+}

@@ -1,0 +1,531 @@
+//go:build linux
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/http1"
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
+
+// This file is the request path of an event loop. It runs the same steps as the goroutine engine (handle.go,
+// forward.go), mostly by calling them: only the waits differ. Where the goroutine engine blocks, the loop records
+// the phase and returns; the next epoll event for the connection or its upstream continues from there.
+
+// serveNext reads and serves requests on c until one has to wait for the client, an upstream or a goroutine, or c
+// closes.
+func (l *loop) serveNext(c *conn) {
+	for c.lc.slot != 0 {
+		cfg := l.srv.cfg.Load()
+		if !l.readRequest(c, cfg) || !l.serve(c, cfg) {
+			return
+		}
+	}
+}
+
+// readRequest reads and parses the next request head, reporting whether one is ready. It waits (returns false)
+// when the socket has no more data, and closes c on EOF or a bad request.
+func (l *loop) readRequest(c *conn, cfg *Config) bool {
+	if c.lc.phase != lcHead {
+		c.detached = false
+		if len(c.r.Buffered()) == 0 {
+			if l.closing || l.srv.closing.Load() {
+				l.closeConn(c)
+				return false
+			}
+			if !c.lc.src.ready {
+				l.idle(c, cfg)
+				return false
+			}
+			c.attachReadBuffer(cfg.Client.MaxHeaderBytes)
+			if err := c.r.Fill(); err != nil {
+				if err == errWouldBlock {
+					l.idle(c, cfg)
+				} else {
+					l.closeConn(c) // closed or reset between requests
+				}
+				return false
+			}
+		}
+		c.acquireWrite()
+		c.start = time.Now()
+		c.lc.phase, c.lc.closing = lcHead, false
+		c.lc.deadline = c.start.UnixNano() + int64(cfg.Client.ReadHeaderTimeout)
+	}
+	err := http1.ReadRequest(c.r, &c.req, http1.Limits{})
+	if err == errWouldBlock {
+		return false
+	}
+	if err != nil {
+		c.readFailed(err)
+		l.closeAfter(c)
+		return false
+	}
+	c.head = c.r.Buffered()[:c.req.HeadLen]
+	c.r.Discard(c.req.HeadLen)
+	c.lc.deadline = 0
+	return true
+}
+
+// idle waits for the next request without holding buffers.
+func (l *loop) idle(c *conn, cfg *Config) {
+	c.releaseBuffers()
+	c.lc.phase = lcIdle
+	c.lc.deadline = l.now + int64(cfg.Client.IdleTimeout)
+}
+
+// serve serves the request just read and reports whether c is ready for the next one now; false when the request
+// goes on asynchronously (an upstream exchange, or a goroutine) or c closed.
+func (l *loop) serve(c *conn, cfg *Config) bool {
+	if !l.servable(c, cfg) {
+		l.handOff(c, cfg)
+		return false
+	}
+	c.beginRequest()
+	keep := c.serveRequest(cfg)
+	if c.lc.phase != lcHead {
+		return false // forward started an exchange or handed the request to a goroutine
+	}
+	return l.complete(c, cfg, keep)
+}
+
+// servable reports whether the loop can serve the current request without blocking: its body, if any, is already
+// in the buffer and small, it is no upgrade, and its route is a direct response or a plain HTTP/1.1 service. It has
+// no side effects, so that a request it turns down is served by a goroutine from the start.
+func (l *loop) servable(c *conn, cfg *Config) bool {
+	req := &c.req
+	if req.Upgrade != nil || req.Expect100 {
+		return false
+	}
+	switch req.Framing {
+	case http1.FramingNone:
+	case http1.FramingLength:
+		if req.ContentLength > maxInlineBody || int64(len(c.r.Buffered())) < req.ContentLength {
+			return false
+		}
+	default:
+		return false
+	}
+	var err error
+	if c.path, err = http1.AppendCleanPath(c.path[:0], req.Path); err != nil {
+		return true // a 400, written at once
+	}
+	rt, ok := c.match(cfg)
+	switch {
+	case !ok:
+		return true // a 404
+	case rt.Return != nil:
+	case c.bodyTooLarge(rt):
+		return false // the 413 lingers to let the client read it
+	case rt.Service.Protocol != ProtoHTTP1 || !loopable(rt.Service):
+		return false
+	}
+	c.lc.pre = rt
+	return true
+}
+
+// loopable reports whether the loop can talk to a service's instances itself (plain TCP; TLS needs a goroutine).
+func loopable(svc *Service) bool {
+	ins := svc.Pool.Instances()
+	return len(ins) == 0 || ins[0].Plain()
+}
+
+// complete ends a request: it is counted and logged, and c either waits for the rest of the response to drain,
+// closes, or is ready for the next request (true).
+func (l *loop) complete(c *conn, cfg *Config, keep bool) bool {
+	keep = c.endRequest(cfg, keep)
+	if len(c.lc.pending) > 0 {
+		c.lc.phase, c.lc.closing = lcFlush, !keep
+		c.lc.deadline = l.now + int64(cfg.Client.BodyIdleTimeout)
+		return false
+	}
+	if !keep {
+		l.closeConn(c)
+		return false
+	}
+	c.lc.phase = lcIdle
+	return true
+}
+
+// closeAfter closes c once its pending output is written.
+func (l *loop) closeAfter(c *conn) {
+	if len(c.lc.pending) == 0 {
+		l.closeConn(c)
+		return
+	}
+	c.lc.phase, c.lc.closing = lcFlush, true
+	c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
+}
+
+// away gives c to a goroutine: reads block in Go's netpoller again until the goroutine posts c back (msgBack).
+func (l *loop) away(c *conn) {
+	c.lc.phase, c.lc.inLoop, c.lc.deadline, c.lc.pre = lcAway, false, 0, nil
+	c.lc.away.Store(true)
+	c.r.SetSource(&c.dc)
+	_ = c.nc.SetDeadline(time.Time{})
+}
+
+// handOff serves the whole current request in a goroutine, exactly as the goroutine engine would.
+func (l *loop) handOff(c *conn, cfg *Config) {
+	l.away(c)
+	go func() {
+		keep := c.handle(cfg)
+		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
+	}()
+}
+
+// forward is conn.forward for a connection the loop serves: it takes the service's slot without waiting and
+// starts the first attempt. A full bulkhead hands the request to a goroutine, which queues for a slot.
+func (l *loop) forward(c *conn, cfg *Config, rt *Route) bool {
+	svc := rt.Service
+	if svc.Limiter != nil && !svc.Limiter.TryAcquire() {
+		l.away(c)
+		go func() {
+			keep := c.endRequest(cfg, c.forward(cfg, rt))
+			l.post(loopMsg{kind: msgBack, c: c, keep: keep})
+		}()
+		return false
+	}
+	c.lc.limited = svc.Limiter != nil
+	c.lc.rt, c.lc.cfg = rt, cfg
+	c.log.Service = svc.Name
+	if b := svc.Retry.Budget; b != nil {
+		b.Request()
+	}
+	key := c.hashKey(svc)
+	inst, ge := pickInstance(svc, key)
+	if ge != nil {
+		l.endExchange(c)
+		return c.gatewayFail(rt, nil, ge)
+	}
+	c.lc.hard = time.Time{}
+	if rt.Timeouts.Total > 0 {
+		c.lc.hard = c.start.Add(rt.Timeouts.Total)
+	}
+	c.inlineBody = c.bufferedBody()
+	c.lc.rs = retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
+		replayable: true}
+	l.attempt(c, inst, false)
+	return false
+}
+
+// attempt starts one try on inst, over an idle connection when there is one (unless fresh), else after a dial in
+// a goroutine (msgDialed).
+func (l *loop) attempt(c *conn, inst *upstream.Instance, fresh bool) {
+	c.log.Upstream = inst.Addr
+	c.lc.inst = inst
+	if !fresh {
+		if u := l.popIdle(inst); u != nil {
+			l.send(c, u)
+			return
+		}
+	}
+	c.lc.phase, c.lc.deadline = lcConnect, 0 // Dial bounds itself by the connect timeout
+	connect := c.lc.rt.Timeouts.Connect
+	go func() {
+		uc, err := inst.Dial(context.Background(), connect)
+		l.post(loopMsg{kind: msgDialed, c: c, uc: uc, err: err})
+	}()
+}
+
+func (l *loop) dialed(c *conn, uc *upstream.Conn, err error) {
+	if c.lc.slot == 0 || c.lc.phase != lcConnect {
+		if uc != nil {
+			_ = uc.Close() // the client went away meanwhile (forced shutdown)
+		}
+		return
+	}
+	rt, inst := c.lc.rt, c.lc.inst
+	if err != nil {
+		var de *upstream.DialError
+		if errors.As(err, &de) {
+			inst.MarkFailed()
+			c.report(rt, inst, false)
+			l.srv.log.Warn("upstream connect failed", "service", rt.Service.Name, "upstream", inst.Addr, "err", err)
+			if c.lc.rs.allow(failConnect, 0, inst) {
+				l.attempt(c, c.lc.rs.next, false)
+				return
+			}
+		}
+		l.finish(c, c.gatewayFail(rt, inst, classify("connect", err).after(c.lc.rs.done)))
+		return
+	}
+	inst.MarkUp()
+	u, err := l.registerUp(uc)
+	if err != nil {
+		_ = uc.Close()
+		l.finish(c, c.gatewayFail(rt, inst, classify("connect", err)))
+		return
+	}
+	l.send(c, u)
+}
+
+// send writes the request head (and its small body) to the upstream in one write.
+func (l *loop) send(c *conn, u *loopUp) {
+	inst := u.uc.Instance()
+	inst.Begin()
+	c.lc.begun = true
+	c.lc.up, u.c = u, c
+	b := c.appendRequestHead(c.wbuf[:0], c.lc.rt, inst)
+	b = append(b, c.inlineBody...)
+	c.wbuf = b[:0]
+	c.lc.out, c.lc.sent = b, 0
+	c.lc.phase = lcSend
+	c.lc.deadline = responseHeaderDeadline(c.lc.rt, c.lc.hard).UnixNano()
+	l.writeUp(c)
+}
+
+func (l *loop) writeUp(c *conn) {
+	u := c.lc.up
+	for c.lc.sent < len(c.lc.out) {
+		n, err := writeFD(u.fd, c.lc.out[c.lc.sent:])
+		if err == errWouldBlock {
+			return // EPOLLOUT goes on
+		}
+		if err != nil {
+			l.upFailed(c, "send request", err)
+			return
+		}
+		c.lc.sent += n
+	}
+	c.lc.out = nil
+	c.lc.phase = lcWait
+	if u.src.ready {
+		l.readUp(c)
+	}
+}
+
+// readUp reads the response head, and a body that fits the read buffer, before anything goes to the client: the
+// common small response then costs one read from the upstream and one write to the client.
+func (l *loop) readUp(c *conn) {
+	u := c.lc.up
+	for {
+		err := c.readResponseHead(u.uc)
+		if err == nil {
+			// A body still arriving is read on if the socket has more now (then head and body go out in one
+			// write); otherwise the head goes out at once and the body follows as it comes (relayUp).
+			if !bodyIncomplete(&c.resp, u.uc.R) || !u.src.ready {
+				break
+			}
+			if err = u.uc.R.Fill(); err == nil {
+				continue
+			}
+		}
+		if errors.Is(err, errWouldBlock) {
+			return
+		}
+		l.upFailed(c, "read response", err)
+		return
+	}
+	l.gotResponse(c)
+}
+
+// bodyIncomplete reports whether a response's body of known length, small enough to sit in r with its head, has not
+// fully arrived yet.
+func bodyIncomplete(resp *http1.Response, r *http1.Reader) bool {
+	if resp.Framing != http1.FramingLength {
+		return false
+	}
+	have := int64(len(r.Buffered()) - resp.HeadLen)
+	return have < resp.ContentLength && int64(resp.HeadLen)+resp.ContentLength <= int64(r.Size())
+}
+
+// upFailed ends an attempt that broke before its response head: a stale keep-alive connection is retried on a fresh
+// one; other failures are retried elsewhere when the policy allows, else answered (see conn.attemptFailed).
+func (l *loop) upFailed(c *conn, stage string, err error) {
+	u := c.lc.up
+	c.lc.up = nil
+	reused, buffered := u.uc.Reused, len(u.uc.R.Buffered())
+	l.closeUp(u)
+	l.endAttempt(c)
+	var gone *clientGoneError
+	if errors.As(err, &gone) {
+		c.log.Reason = gone.Error()
+		l.finish(c, false)
+		return
+	}
+	inst := c.lc.inst
+	if reused && buffered == 0 && !isTimeout(err) {
+		l.attempt(c, inst, true)
+		return
+	}
+	kind := failReset
+	if isTimeout(err) {
+		kind = failTimeout
+	}
+	how, keep := c.attemptFailed(c.lc.rt, inst, &c.lc.rs, kind, stage, err)
+	if how == attemptRetry {
+		l.attempt(c, c.lc.rs.next, false)
+		return
+	}
+	l.finish(c, keep)
+}
+
+// gotResponse has a response head (and a small body) in the upstream's buffer: it is retried, refused or relayed as
+// exchange would; a body still to come is relayed by a goroutine.
+func (l *loop) gotResponse(c *conn) {
+	u, rt, inst := c.lc.up, c.lc.rt, c.lc.inst
+	status := c.resp.Status
+	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
+	if status >= 500 && c.lc.rs.allow(failStatus, status, inst) {
+		c.lc.up = nil
+		l.closeUp(u)
+		l.endAttempt(c)
+		l.srv.log.Info("retrying on another instance", "route", rt.Name, "upstream", inst.Addr, "status", status,
+			"next", c.lc.rs.next.Addr, "request_id", string(c.requestID))
+		l.attempt(c, c.lc.rs.next, false)
+		return
+	}
+	c.lc.deadline = 0
+	if status == 101 {
+		c.lc.up = nil
+		l.closeUp(u)
+		c.gatewayFail(rt, inst, &gatewayError{status: 502, reason: "upstream switched protocols without an upgrade request"})
+		l.finish(c, false)
+		return
+	}
+	rl, ok := c.relayHead(rt, u.uc)
+	if !ok || rl.uc == nil {
+		l.finish(c, ok && !rl.closeAfter)
+		return
+	}
+	if rl.out == http1.FramingLength && c.resp.Framing == http1.FramingLength && rl.remaining < spliceMin {
+		c.lc.rl = rl
+		c.lc.phase = lcBody
+		c.lc.deadline = l.now + int64(bodyIdle(rt, c.lc.cfg))
+		l.relayUp(c)
+		return
+	}
+	l.handOffRelay(c, rl)
+}
+
+// bodyIdle is the longest a body may stall in either direction.
+func bodyIdle(rt *Route, cfg *Config) time.Duration {
+	return minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout)
+}
+
+// relayUp streams the rest of a response body of known length from the upstream to the client as it arrives,
+// reading only while the client keeps up (nothing pending), with the route's idle timeout between reads.
+func (l *loop) relayUp(c *conn) {
+	u, rl := c.lc.up, &c.lc.rl
+	for rl.remaining > 0 {
+		if len(c.lc.pending) > 0 {
+			return // the client's EPOLLOUT goes on
+		}
+		r := u.uc.R
+		if len(r.Buffered()) == 0 {
+			if !u.src.ready {
+				return
+			}
+			if err := r.Fill(); err != nil {
+				if err != errWouldBlock {
+					l.bodyFailed(c, err)
+				}
+				return
+			}
+		}
+		b := r.Buffered()
+		n := int(min(int64(len(b)), rl.remaining))
+		if err := l.write(c, b[:n]); err != nil {
+			c.lc.up = nil
+			l.closeUp(u)
+			c.log.Reason = "client closed during the response body: " + err.Error()
+			l.finish(c, false)
+			return
+		}
+		r.Discard(n)
+		rl.remaining -= int64(n)
+		c.log.BytesSent += int64(n)
+		c.lc.deadline = l.now + int64(bodyIdle(c.lc.rt, c.lc.cfg))
+	}
+	c.releaseUp(u.uc, rl.reusable)
+	l.finish(c, !rl.closeAfter)
+}
+
+// bodyFailed ends an exchange whose upstream broke or stalled during the response body: the client connection
+// closes, so the client sees a short body.
+func (l *loop) bodyFailed(c *conn, err error) {
+	u := c.lc.up
+	c.lc.up = nil
+	l.closeUp(u)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	c.log.Reason = classify("read response body", err).reason
+	l.srv.log.Warn("upstream failed during response body", "route", c.lc.rt.Name, "upstream", u.uc.Instance().Addr,
+		"reason", c.log.Reason, "request_id", string(c.requestID))
+	l.finish(c, false)
+}
+
+// handOffRelay lets a goroutine stream the rest of a response body (large, chunked or until close), with the
+// goroutine engine's code (splice included); the upstream connection goes with it and ends in the instance's
+// shared pool.
+func (l *loop) handOffRelay(c *conn, rl relay) {
+	u := c.lc.up
+	c.lc.up = nil
+	l.detachUp(u)
+	cfg, rt, hard := c.lc.cfg, c.lc.rt, c.lc.hard
+	pending := c.lc.pending
+	c.lc.pending = nil
+	l.away(c)
+	go func() {
+		keep := false
+		if _, err := c.nc.Write(pending); err != nil {
+			_ = rl.uc.Close()
+			c.log.Reason = "client write failed: " + err.Error()
+		} else {
+			keep = c.relayBody(cfg, rt, &rl, hard)
+		}
+		l.endAttempt(c)
+		l.endExchange(c)
+		keep = c.endRequest(cfg, keep)
+		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
+	}()
+}
+
+// finish ends an exchange the loop ran and goes on with the connection.
+func (l *loop) finish(c *conn, keep bool) {
+	l.endAttempt(c)
+	l.endExchange(c)
+	if l.complete(c, c.lc.cfg, keep) {
+		l.serveNext(c)
+	}
+}
+
+// endAttempt ends the in-flight accounting of the current attempt.
+func (l *loop) endAttempt(c *conn) {
+	if c.lc.begun {
+		c.lc.inst.End()
+		c.lc.begun = false
+	}
+}
+
+// endExchange releases what the exchange held: the bulkhead slot and the small body kept for a replay.
+func (l *loop) endExchange(c *conn) {
+	if c.lc.limited {
+		c.lc.rt.Service.Limiter.Release()
+		c.lc.limited = false
+	}
+	c.discardInlineBody()
+}
+
+// timeout handles a connection whose current wait ran past its deadline.
+func (l *loop) timeout(c *conn) {
+	c.lc.deadline = 0
+	switch c.lc.phase {
+	case lcIdle, lcFlush:
+		l.closeConn(c)
+	case lcHead:
+		c.readFailed(os.ErrDeadlineExceeded) // a 408 when part of a request came
+		l.closeAfter(c)
+	case lcSend, lcWait:
+		l.upFailed(c, "read response", os.ErrDeadlineExceeded)
+	case lcBody:
+		l.bodyFailed(c, os.ErrDeadlineExceeded)
+	}
+}

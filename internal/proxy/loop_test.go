@@ -1,0 +1,86 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEngines checks that the event loops serve plain connections without a goroutine each, while the goroutine
+// engine has one per connection, and that both answer the same.
+func TestEngines(t *testing.T) {
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "path=%s", r.URL.Path)
+	})
+	const conns = 40
+	for _, tc := range []struct {
+		name      string
+		engine    Engine
+		wantExtra func(n int) bool // goroutines added by conns idle keep-alive client connections
+	}{
+		{"loop", EngineLoop, func(n int) bool { return n < conns/2 }},
+		{"goroutines", EngineGoroutines, func(n int) bool { return n >= conns }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := cfgOf(t, prefix("/", routeTo(t, hostOf(up))))
+			cfg.Engine = tc.engine
+			p := startProxy(t, cfg)
+			// Warm up: one request starts the loops and the upstream connection pool.
+			w := dialRaw(t, p.addr)
+			w.write("GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, body := w.readResponse("GET"); resp.StatusCode != 200 || body != "path=/warm" {
+				t.Fatalf("warm-up: %d %q", resp.StatusCode, body)
+			}
+			before := runtime.NumGoroutine()
+			cs := make([]*rawConn, conns)
+			for i := range cs {
+				cs[i] = dialRaw(t, p.addr)
+				cs[i].write(fmt.Sprintf("GET /c%d HTTP/1.1\r\nHost: x\r\n\r\n", i))
+			}
+			for i, c := range cs {
+				resp, body := c.readResponse("GET")
+				if want := fmt.Sprintf("path=/c%d", i); resp.StatusCode != 200 || body != want {
+					t.Fatalf("conn %d: %d %q, want 200 %q", i, resp.StatusCode, body, want)
+				}
+			}
+			// Connections may still be settling; take the highest of a few samples within a short window.
+			extra := 0
+			for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				extra = max(extra, runtime.NumGoroutine()-before)
+			}
+			if !tc.wantExtra(extra) {
+				t.Errorf("%d idle keep-alive connections added %d goroutines", conns, extra)
+			}
+		})
+	}
+}
+
+// TestLoopPipelining sends several requests in one write: the loop answers them in order from its buffer, and a
+// request it hands to a goroutine (a chunked body) sits between two it serves itself.
+func TestLoopPipelining(t *testing.T) {
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b := new(strings.Builder)
+		_, _ = fmt.Fprintf(b, "%s %s", r.Method, r.URL.Path)
+		if body, _ := io.ReadAll(r.Body); len(body) > 0 {
+			_, _ = fmt.Fprintf(b, " %s", body)
+		}
+		_, _ = w.Write([]byte(b.String()))
+	})
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, hostOf(up)))))
+	c := dialRaw(t, p.addr)
+	c.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+		"GET /three HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"GET /one", "POST /two abc", "GET /three"} {
+		resp, body := c.readResponse("GET")
+		if resp.StatusCode != 200 || body != want {
+			t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+	}
+}
