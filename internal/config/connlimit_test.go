@@ -5,6 +5,7 @@ import (
 	"testing"
 )
 
+// TestConnectionLimitsConfig covers the server section's connection settings (limits and engine).
 func TestConnectionLimitsConfig(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -19,6 +20,10 @@ func TestConnectionLimitsConfig(t *testing.T) {
 			[]string{`c.yaml:3:20: error: max_connections must not be negative (0 = unlimited), got -1`}},
 		{"negative per ip", []string{"  max_connections: 10", "  max_connections_per_ip: -3"}, 0, 0,
 			[]string{`c.yaml:4:27: error: max_connections_per_ip must not be negative (0 = unlimited), got -3`}},
+		{"engine loop", []string{"  engine: loop"}, DefaultMaxConnections, 0, nil},
+		{"engine goroutines", []string{"  engine: goroutines"}, DefaultMaxConnections, 0, nil},
+		{"unknown engine", []string{"  engine: epoll"}, 0, 0,
+			[]string{`c.yaml:3:11: error: engine must be "loop" or "goroutines", got "epoll"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
