@@ -36,6 +36,9 @@ Usage:
   fjord undrain SERVICE ADDR
   fjord reload               reload a running fjord's configuration and print the result (like SIGHUP)
   fjord explain (-c FILE | --admin ADDR) URL   which route, rewrite, limits and instance a request would get, and why
+  fjord routes [--migration] list the routes; --migration: share of requests per prefix to the monolith and new services
+  fjord diff ROUTE           a shadowed route's match/mismatch counts and latest mismatches with both sides
+  fjord canary ROUTE PERCENT set the share of a canary route's requests sent to its new service
   fjord version              print the version
 
 Run 'fjord COMMAND --help' for a command's options.
@@ -71,6 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(args[1:], stdout, stderr)
 	case "explain":
 		return cmdExplain(args[1:], stdout, stderr)
+	case "routes":
+		return cmdRoutes(args[1:], stdout, stderr)
+	case "diff":
+		return cmdDiff(args[1:], stdout, stderr)
+	case "canary":
+		return cmdCanary(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "fjord %s\n", version)
 		return 0

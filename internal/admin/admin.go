@@ -66,6 +66,9 @@ type RouteStatus struct {
 	Service string   `json:"service,omitempty"`
 	Return  int      `json:"return,omitempty"` // status of a fixed response
 	Traffic *Traffic `json:"traffic,omitempty"`
+	// Canary and Shadow describe the route's canary split and shadow mirror, when it has them (migration.go).
+	Canary *CanaryStatus `json:"canary,omitempty"`
+	Shadow *ShadowStatus `json:"shadow,omitempty"`
 }
 
 // ServiceStatus is one service with its bulkhead and instances.

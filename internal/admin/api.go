@@ -29,6 +29,10 @@ type Actions struct {
 	// Explain answers GET /explain: the query parameters describe a request. An error wrapping ErrBadRequest is
 	// answered 400.
 	Explain func(q url.Values) (any, error)
+	// Canary sets the share (percent) of a route's requests sent to its canary service (POST /canary).
+	Canary func(route string, weight float64) (CanaryStatus, error)
+	// Shadow reports a route's shadow counters and mismatch samples (GET /shadow).
+	Shadow func(route string) (ShadowReport, error)
 }
 
 // ErrNotFound and ErrBadRequest classify action errors into 404 and 400.
@@ -73,6 +77,7 @@ type ReloadResult struct {
 
 // addActions registers the action endpoints on mux. Mutations are POST only (ServeMux answers other methods 405).
 func addActions(mux *http.ServeMux, act Actions) {
+	addMigration(mux, act)
 	if act.Drain != nil {
 		mux.HandleFunc("POST /instances/drain", drainHandler(act.Drain, true))
 		mux.HandleFunc("POST /instances/undrain", drainHandler(act.Drain, false))

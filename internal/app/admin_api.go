@@ -203,6 +203,8 @@ func (a *App) adminActions() admin.Actions {
 			return res
 		},
 		Explain: a.explainLive,
+		Canary:  a.setCanary,
+		Shadow:  a.shadowReport,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/fjord-gw/fjord/internal/admin"
 	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/proxy"
+	"github.com/fjord-gw/fjord/internal/tracing"
 )
 
 // Source produces a parsed configuration: from a file for `fjord run`, from memory for the demo.
@@ -89,6 +90,12 @@ type App struct {
 	sink      *logSink
 	retired   []retiredSink // replaced access-log sinks, closed once their requests can no longer be in flight
 
+	// tracer exports request spans (nil = tracing off); tracerSpec is its config (tracing.go). Retired tracers
+	// flush in goroutines that shutdown joins through tracerStops.
+	tracer      *tracing.Tracer
+	tracerSpec  string
+	tracerStops sync.WaitGroup
+
 	// AdminToken, when set, is the admin API's bearer token, whatever the config's admin.token says.
 	AdminToken string
 	ops        adminOps // admin API state: drains, reload requests, config version (admin_api.go)
@@ -135,24 +142,35 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	b.Proxy.AccessLog = sink.logger
 	a.sink = sink
+	tr, err := a.openTracer(b)
+	if err != nil {
+		sink.close()
+		return err
+	}
+	b.Proxy.Tracer = tr
+	a.setTracer(tr, tracerSpec(b.Config.Tracing))
 	a.srv = proxy.NewServer(b.Proxy, a.log)
 	a.built = b
 	if err := a.openListeners(b, setups); err != nil {
 		a.closeListeners(nil)
 		sink.close()
+		a.closeTracer()
 		return err
 	}
 	startHealth(b, nil, a.log)
+	startCanaries(b, a.log)
 	a.started = time.Now()
 	a.cur.Store(b)
 	a.configApplied(b)
 	a.setListening()
 	if err := a.startAdmin(b); err != nil {
 		stopHealth(b)
+		stopCanaries(b)
 		_ = a.srv.Shutdown(context.Background())
 		a.closeListeners(nil)
 		a.serving.Wait()
 		sink.close()
+		a.closeTracer()
 		return err
 	}
 	a.ready.Store(true)
@@ -267,9 +285,17 @@ func (a *App) reload() error {
 		sink = s
 	}
 	b.Proxy.AccessLog = sink.logger
+	tr, err := a.openTracer(b)
+	if err != nil {
+		return err
+	}
+	b.Proxy.Tracer = tr
 	if err := a.openListeners(b, setups); err != nil {
 		if sink != a.sink {
 			sink.close()
+		}
+		if tr != nil && tr != a.tracer {
+			a.stopTracer(tr) // never used: nothing to flush
 		}
 		return err
 	}
@@ -281,6 +307,9 @@ func (a *App) reload() error {
 		a.applyMode(listenerKey(l), setups)
 	}
 	startHealth(b, a.built, a.log)
+	stopCanaries(a.built) // the carried-over canaries get one guard each: the new Built's
+	startCanaries(b, a.log)
+	closeMirrors(a.built) // the new Built has its own; the old ones' exchanges in flight are cut
 	a.closeListeners(b)
 	for _, in := range a.built.Retired(b) {
 		in.Close()
@@ -290,6 +319,7 @@ func (a *App) reload() error {
 		a.retireSink(a.sink)
 		a.sink = sink
 	}
+	a.setTracer(tr, tracerSpec(b.Config.Tracing))
 	a.built = b
 	a.cur.Store(b)
 	a.configApplied(b)
@@ -307,6 +337,7 @@ func (a *App) shutdown() error {
 	a.ready.Store(false)
 	close(a.ops.closing) // admin reload requests stop waiting for this goroutine
 	stopHealth(a.built)
+	stopCanaries(a.built)
 	err := a.srv.Shutdown(ctx)
 	a.closeListeners(nil)
 	a.serving.Wait()
@@ -314,10 +345,12 @@ func (a *App) shutdown() error {
 		in.Close()
 	}
 	a.stopAdmin()
+	closeMirrors(a.built)
 	a.sink.close()
 	for _, r := range a.retired {
 		r.sink.close()
 	}
+	a.closeTracer() // flushes what requests exported before the server stopped
 	if err != nil {
 		return err
 	}

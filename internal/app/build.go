@@ -39,6 +39,8 @@ type Built struct {
 	rateLimits map[string]*proxy.RateLimit
 	// maps are the config's maps (${map.NAME}), compiled once and shared by every route's templates.
 	maps map[string]*proxy.Map
+	// sides are the routes' canaries and shadow mirrors (canary.go, shadow.go).
+	sides sides
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -84,6 +86,11 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 		rr.Target = pr
 		routes = append(routes, rr)
 	}
+	compiled := make([]*proxy.Route, len(routes))
+	for i := range routes {
+		compiled[i] = routes[i].Target
+	}
+	linkStaticFallbacks(cfg, compiled)
 	// Without listener restrictions one table serves every listener. With them each listener gets its own table, and
 	// the shared one keeps only the unrestricted routes: checking restricted routes of different listeners against
 	// each other would report conflicts that no listener has.
@@ -100,10 +107,12 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 			byListener[listenerKey(l)] = b.buildTable(cfg, routes, routesOf(cfg, l.Name), &diags)
 		}
 	}
+	realIP := compileRealIP(&cfg.Server, &diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	b.Proxy = &proxy.Config{
+		RealIP:     realIP,
 		Routes:     table,
 		ByListener: byListener,
 		Client: proxy.ClientLimits{
@@ -364,8 +373,14 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 
 	pr := &proxy.Route{Name: r.Name, Stats: carry(b.routeStats, prevStats(prev).route, r.Name)}
 	pr.RateLimit = b.compileRateLimit(r, prev)
+	pr.Access = compileAccess(cfg, r, diags)
 	if r.Return != nil {
 		pr.Return = compileReturn(r, b.templateEnv(r), diags)
+		return rr, pr
+	}
+	if r.Static != nil {
+		pr.Static = compileStatic(r, diags)
+		pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, b.templateEnv(r), diags)
 		return rr, pr
 	}
 	pr.Service = b.Services[r.Service]
@@ -403,6 +418,12 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 	}
 	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, b.templateEnv(r), diags)
 	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, b.templateEnv(r), diags)
+	if r.Shadow != nil {
+		b.compileShadow(r, pr, prev)
+	}
+	if r.Canary != nil {
+		pr = b.compileCanary(r, pr, prev)
+	}
 	return rr, pr
 }
 

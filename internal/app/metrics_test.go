@@ -54,6 +54,9 @@ routes:
 		`fjord_service_max_concurrent{service="s"} 5`,
 		fmt.Sprintf(`fjord_instance_state{instance="%s",service="s",state="healthy"} 1`, up.addr),
 		`fjord_config_reloads_total 1`,
+		`fjord_upstream_header_duration_seconds_count{service="s"} 4`,
+		`fjord_upstream_connect_duration_seconds_count{service="s"} 1`, // one keep-alive connection for all four
+		`fjord_tls_handshakes_total{result="ok"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

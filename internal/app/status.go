@@ -43,6 +43,7 @@ func (a *App) Status() admin.Status {
 		if r.Return != nil {
 			rs.Return = r.Return.Status
 		}
+		sideStatus(b, &r, &rs)
 		st.Routes = append(st.Routes, rs)
 	}
 	for _, name := range b.Config.ServiceNames() {
@@ -171,6 +172,7 @@ func (a *App) metricsSnapshot() metrics.Snapshot {
 		snap.Connections = a.srv.Connections()
 		r := a.srv.Rejected()
 		snap.RejectedMaxConns, snap.RejectedPerIP = r.MaxConnections, r.MaxConnectionsPerIP
+		snap.TLSHandshakes, snap.TLSHandshakeErrors = a.srv.TLSHandshakes()
 	}
 	b := a.cur.Load()
 	if b == nil {

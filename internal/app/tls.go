@@ -37,6 +37,7 @@ type listenerSetup struct {
 	redirectPort int       // redirect_port, 0 when not set (the target's port then)
 	http2        bool      // offer h2 by ALPN (TLS listeners)
 	h2c          bool      // serve HTTP/2 with prior knowledge (plain listeners)
+	proxyProto   bool      // a PROXY protocol header starts every connection
 }
 
 type tlsSetup struct {
@@ -88,7 +89,7 @@ func (st *listenerState) load() *proxy.ListenerMode { return st.mode.Load() }
 func (st *listenerState) apply(s *listenerSetup, port int) {
 	if s.tls == nil {
 		st.tls = nil
-		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c})
+		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c, ProxyProtocol: s.proxyProto})
 		return
 	}
 	protos := []string{"http/1.1"}
@@ -113,7 +114,7 @@ func (st *listenerState) apply(s *listenerSetup, port int) {
 		c.MinVersion, c.CipherSuites, c.NextProtos = s.tls.minVersion, s.tls.ciphers, protos
 		st.tls = c
 	}
-	st.mode.Store(&proxy.ListenerMode{TLS: st.tls})
+	st.mode.Store(&proxy.ListenerMode{TLS: st.tls, ProxyProtocol: s.proxyProto})
 }
 
 // compileListeners reads the certificates of every TLS listener and compiles each listener's mode, keyed by
@@ -127,7 +128,7 @@ func compileListeners(cfg *config.Config) (map[string]*listenerSetup, config.Dia
 	out := map[string]*listenerSetup{}
 	for _, l := range cfg.Listeners {
 		s := &listenerSetup{redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort,
-			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C}
+			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C, proxyProto: l.ProxyProtocol}
 		if l.TLS != nil {
 			s.tls = compileTLS(l.TLS, &diags)
 		}

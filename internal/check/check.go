@@ -98,7 +98,10 @@ type ServiceResult struct {
 	ErrorRate float64       // Errors/Requests, 0 without requests
 	P99       time.Duration // 0 without requests; the last bound when above it
 	Instances int
-	Down      int // instances whose state is neither healthy nor warming
+	Down      int // instances whose state is neither healthy nor warming, nor drained by an operator
+	// Drained counts instances an operator drained ("draining" or "drained"): taken out on purpose, so they are
+	// not down; the down thresholds apply to the instances left in rotation.
+	Drained int
 	WarnDown  int // WarnDown and CritDown are the thresholds as instance counts for this service
 	CritDown  int
 	State     State
@@ -146,7 +149,11 @@ func Evaluate(before, after *admin.Status, service string, th Thresholds) (Resul
 func measure(s admin.ServiceStatus, before *admin.Traffic, bounds []float64) ServiceResult {
 	sr := ServiceResult{Name: s.Name, Instances: len(s.Instances)}
 	for _, in := range s.Instances {
-		if in.State != "healthy" && in.State != "warming" {
+		switch in.State {
+		case "healthy", "warming":
+		case "draining", "drained":
+			sr.Drained++
+		default:
 			sr.Down++
 		}
 	}
@@ -216,7 +223,8 @@ func Quantile(q float64, bounds []float64, cum []uint64) time.Duration {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func judge(sr *ServiceResult, th Thresholds) {
-	sr.WarnDown, sr.CritDown = th.WarnDown.Of(sr.Instances), th.CritDown.Of(sr.Instances)
+	inRotation := sr.Instances - sr.Drained
+	sr.WarnDown, sr.CritDown = th.WarnDown.Of(inRotation), th.CritDown.Of(inRotation)
 	rate := func(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64) + "%" }
 	checks := []struct {
 		warn, crit           bool
@@ -226,7 +234,7 @@ func judge(sr *ServiceResult, th Thresholds) {
 			fmt.Sprintf("%.1f%% errors", sr.ErrorRate*100), rate(th.WarnErrorRate), rate(th.CritErrorRate)},
 		{sr.P99 > 0 && sr.P99 >= th.WarnP99, sr.P99 > 0 && sr.P99 >= th.CritP99, "p99 " + sr.P99.Round(time.Millisecond).String(),
 			th.WarnP99.String(), th.CritP99.String()},
-		{sr.Down > 0 && sr.Down >= sr.WarnDown, sr.Down > 0 && sr.Down >= sr.CritDown, fmt.Sprintf("%d/%d instances down", sr.Down, sr.Instances),
+		{sr.Down > 0 && sr.Down >= sr.WarnDown, sr.Down > 0 && sr.Down >= sr.CritDown, fmt.Sprintf("%d/%d instances down", sr.Down, inRotation),
 			strconv.Itoa(sr.WarnDown), strconv.Itoa(sr.CritDown)},
 	}
 	for _, c := range checks {
@@ -238,5 +246,10 @@ func judge(sr *ServiceResult, th Thresholds) {
 			sr.State = max(sr.State, Warning)
 			sr.Reasons = append(sr.Reasons, fmt.Sprintf("%s %s >= %s", sr.Name, c.what, c.warnAt))
 		}
+	}
+	if sr.Instances > 0 && inRotation == 0 {
+		// Every instance drained: deliberate, but nothing serves the service.
+		sr.State = max(sr.State, Warning)
+		sr.Reasons = append(sr.Reasons, fmt.Sprintf("%s all %d instances drained", sr.Name, sr.Instances))
 	}
 }

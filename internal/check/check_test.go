@@ -65,6 +65,12 @@ func TestEvaluate(t *testing.T) {
 			th: Thresholds{WarnP99: time.Second, CritP99: time.Second, WarnDown: Limit{Value: 1}, CritDown: Limit{Value: 1},
 				WarnErrorRate: 1, CritErrorRate: 1},
 			want: Critical, wantReasons: "a p99 1s >= 1s", wantP99: time.Second},
+		{name: "drained is not down", after: status(svc("a", []string{"healthy", "drained", "draining"}, 0, 0, 0, 0, 0, 0)),
+			th: defaults, want: OK},
+		{name: "down counts against the instances in rotation", after: status(svc("a", []string{"healthy", "drained", "down"}, 0, 0, 0, 0, 0, 0)),
+			th: defaults, want: Critical, wantReasons: "a 1/2 instances down >= 1"},
+		{name: "all drained warns", after: status(svc("a", []string{"drained", "draining"}, 0, 0, 0, 0, 0, 0)),
+			th: defaults, want: Warning, wantReasons: "a all 2 instances drained"},
 		{name: "one down warns", after: status(svc("a", []string{"healthy", "healthy", "ejected"}, 0, 0, 0, 0, 0, 0)),
 			th: defaults, want: Warning, wantReasons: "a 1/3 instances down >= 1"},
 		{name: "half down is critical", after: status(svc("a", []string{"down", "at-cap", "unhealthy", "healthy"}, 0, 0, 0, 0, 0, 0)),
@@ -116,8 +122,8 @@ func TestLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "FJORD CRITICAL - it's 1/2 instances down >= 1; 2 services, 3/4 instances usable, 0.2% errors | " +
-		"'cart_error_rate'=0.2%;1;5 'cart_p99'=0.01s;0.5;2 'cart_down'=0;1;1 " +
-		"'it''s_error_rate'=0%;1;5 'it''s_p99'=0s;0.5;2 'it''s_down'=1;1;1"
+		"'cart_error_rate'=0.2%;1;5 'cart_p99'=0.01s;0.5;2 'cart_down'=0;1;1 'cart_drained'=0 " +
+		"'it''s_error_rate'=0%;1;5 'it''s_p99'=0s;0.5;2 'it''s_down'=1;1;1 'it''s_drained'=0"
 	if got := res.Line(defaults); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -171,5 +177,19 @@ func TestParse(t *testing.T) {
 				t.Errorf("ParseLimit(%q).Of(%d) = %v, %v", tt.in, tt.total, l.Of(tt.total), err)
 			}
 		})
+	}
+}
+
+// TestLineDrained: drained instances are reported apart, neither usable nor down, and fjord check stays OK.
+func TestLineDrained(t *testing.T) {
+	after := status(svc("cart", []string{"healthy", "drained", "draining"}, 0, 0, 0, 0, 0, 0))
+	res, err := Evaluate(nil, after, "", defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "FJORD OK - 1 service, 1/3 instances usable (2 drained), 0% errors | " +
+		"'cart_error_rate'=0%;1;5 'cart_p99'=0s;0.5;2 'cart_down'=0;1;1 'cart_drained'=2"
+	if got := res.Line(defaults); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

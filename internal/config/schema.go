@@ -70,6 +70,8 @@ type Config struct {
 	Routes    []Route             `yaml:"routes,required"` // in file order, which is match order
 	// Maps are named lookups that templates use as ${map.NAME} (nginx's map); see validate_maps.go.
 	Maps map[string]*Map `yaml:"maps"`
+	// Tracing exports a span per request to an OpenTelemetry collector; nil (absent) = off. See validate_tracing.go.
+	Tracing *Tracing `yaml:"tracing"`
 }
 
 // Map chooses a value per request: Source (a template) is rendered and compared with the exact entries
@@ -131,6 +133,9 @@ type Listener struct {
 	// plain listener, next to HTTP/1.1; default off.
 	HTTP2 *bool `yaml:"http2"`
 	H2C   bool  `yaml:"h2c"`
+	// ProxyProtocol requires a PROXY protocol v1 or v2 header on every connection, which must come from one of
+	// server.trusted_proxies; the header's source address is then the client's.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
 // TLS terminates TLS on a listener. The certificate files are read by the
@@ -185,6 +190,17 @@ type Server struct {
 	// Engine is how plain-HTTP connections are served: "loop" (default: event loops, one per core) or
 	// "goroutines" (a goroutine per connection). TLS connections always use goroutines.
 	Engine string `yaml:"engine"`
+
+	// Access is the allow/deny list of routes that have none of their own: "allow CIDR", "deny CIDR", "allow all",
+	// "deny all", first match wins, an address no rule matches is allowed (nginx's allow/deny). See docs/security.md.
+	Access []string `yaml:"access"`
+	// TrustedProxies are the peers (CIDRs or addresses) believed about the client address: their PROXY protocol
+	// header and their RealIPHeader. RealIPHeader defaults to "X-Forwarded-For"; "none" believes no header.
+	// RealIPRecursive (default true) skips trusted addresses in the header from the right, like nginx's
+	// real_ip_recursive on; false takes the rightmost address.
+	TrustedProxies  []string `yaml:"trusted_proxies"`
+	RealIPHeader    string   `yaml:"real_ip_header"`
+	RealIPRecursive *bool    `yaml:"real_ip_recursive"`
 }
 
 // Service is a named group of upstream instances.
@@ -324,6 +340,7 @@ type Route struct {
 	Match          Match     `yaml:"match"`
 	Service        string    `yaml:"service"` // empty when Return is set
 	Return         *Return   `yaml:"return"`  // nil when proxying
+	Static         *Static   `yaml:"static"`  // nil unless the route serves files
 	Rewrite        Rewrite   `yaml:"rewrite"`
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ForwardedHeaders says whether fjord sets X-Forwarded-For/-Proto/-Host, X-Real-IP and X-Request-Id on the
@@ -336,9 +353,15 @@ type Route struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// RateLimit limits the requests of the route per key; nil = unlimited.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Canary sends a share of the route's requests to another service; nil = none (schema_canary.go).
+	Canary *Canary `yaml:"canary"`
+	// Shadow mirrors the route's requests to another service and compares the answers; nil = none.
+	Shadow *Shadow `yaml:"shadow"`
 	// Captures is a regular expression run on the normalized path whose groups the route's templates use as
 	// ${1}..${9} (nginx's rewrite captures); "" = match.path_regex.
 	Captures string `yaml:"captures"`
+	// Access, when written (Has("access")), replaces server.access for this route; an empty list allows all.
+	Access []string `yaml:"access"`
 }
 
 // RateLimit is a token bucket per key: Rate ("100/s", "600/m") refills it, Burst (default: the rate's count) is its
@@ -397,6 +420,24 @@ type Return struct {
 	Status  int               `yaml:"status"` // default 200
 	Body    string            `yaml:"body"`
 	Headers map[string]string `yaml:"headers"`
+}
+
+// Static serves files (see docs/configuration.md, "static"). Exactly one of Root (nginx's root: the file is root +
+// path) and Alias (nginx's alias: the route's path_prefix is replaced by the directory) is set.
+type Static struct {
+	Positions
+	Root  string   `yaml:"root"`
+	Alias string   `yaml:"alias"`
+	Index []string `yaml:"index"` // default [index.html]
+	// TryFiles lists candidates ($uri, $uri/, /file); a last entry "=CODE" or "/uri" is what a miss gets.
+	TryFiles []string `yaml:"try_files"`
+	// Fallback names the route a try_files miss is forwarded to (nginx's try_files ... @name).
+	Fallback      string            `yaml:"fallback"`
+	Precompressed bool              `yaml:"precompressed"`
+	HiddenFiles   string            `yaml:"hidden_files"` // "deny" (default: 404) or "allow"
+	Types         map[string]string `yaml:"types"`        // extension -> Content-Type; replaces the built-in table
+	DefaultType   string            `yaml:"default_type"` // default application/octet-stream
+	CacheControl  string            `yaml:"cache_control"`
 }
 
 // Rewrite changes the request before it is sent upstream.

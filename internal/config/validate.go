@@ -39,6 +39,7 @@ func (v *validator) config(c *Config) {
 		v.diags.Errorf(c.At("routes"), "routes must list at least one route")
 	}
 	v.listeners(c)
+	v.access(c)
 	v.accessLog(&c.AccessLog)
 	v.server(&c.Server)
 	for _, name := range c.ServiceNames() {
@@ -46,6 +47,7 @@ func (v *validator) config(c *Config) {
 	}
 	v.routes(c)
 	v.maps(c)
+	v.tracing(c.Tracing)
 }
 
 // boundAddr is a parsed listening address, for conflict checks.

@@ -28,6 +28,8 @@ func (v *validator) routes(c *Config) {
 		v.timeouts(r.Timeouts)
 		v.routeBodyLimit(r)
 		v.rateLimit(r)
+		v.canary(c, r)
+		v.shadow(c, r)
 		v.templateRefs(c, r)
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
@@ -85,6 +87,8 @@ func (v *validator) routeListeners(c *Config, r *Route) {
 // directly, never both or neither.
 func (v *validator) target(c *Config, r *Route) {
 	switch {
+	case r.Static != nil:
+		v.static(c, r)
 	case r.Return != nil && r.Has("service"):
 		v.diags.Errorf(r.At("return"), "route %q has both service and return; a route either proxies or answers", r.Name)
 	case r.Return == nil && !r.Has("service"):

@@ -180,6 +180,10 @@ func Explain(g Gateway, req Request, now time.Time) Report {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("fixed response: fjord answers %d itself, no upstream", pr.Return.Status))
 		return rep
 	}
+	if pr.Static != nil {
+		rep.Notes = append(rep.Notes, "static files: fjord answers from the directory "+cr.Static.StaticDir())
+		return rep
+	}
 	rep.Upstream = upstreamOf(pr, cr, &v)
 	rep.Limits = limitsOf(g.Config, pr, cr)
 	if svc := pr.Service; svc != nil {

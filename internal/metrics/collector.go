@@ -15,6 +15,8 @@ type Snapshot struct {
 	// Client connections closed at accept because server.max_connections (RejectedMaxConns) or
 	// server.max_connections_per_ip (RejectedPerIP) was reached.
 	RejectedMaxConns, RejectedPerIP uint64
+	// TLSHandshakes and TLSHandshakeErrors count client TLS handshakes that completed and that failed.
+	TLSHandshakes, TLSHandshakeErrors uint64
 }
 
 // RouteInfo names a route's counters.
@@ -39,14 +41,14 @@ type InstanceInfo struct {
 	Ejections int
 }
 
-var instanceStates = []string{"healthy", "unhealthy", "ejected", "down", "at-cap", "warming"}
+var instanceStates = []string{"healthy", "unhealthy", "ejected", "down", "at-cap", "warming", "draining", "drained"}
 
 // Collector exports a Snapshot and the route counters. snapshot is called once per scrape.
 type Collector struct {
 	snapshot func() Snapshot
 
 	requests, latency, retries, rejections, noInstance, inFlight, queued, limit,
-	instState, instInFlight, ejections, conns, reloads, reloadFails, refused *prometheus.Desc
+	instState, instInFlight, ejections, conns, reloads, reloadFails, refused, connect, header, handshakes *prometheus.Desc
 }
 
 // NewCollector returns a collector over snapshot.
@@ -70,6 +72,11 @@ func NewCollector(snapshot func() Snapshot) *Collector {
 		conns:        d("client_connections", "Open client connections."),
 		reloads:      d("config_reloads_total", "Successful configuration reloads."),
 		reloadFails:  d("config_reload_failures_total", "Reloads rejected (the running configuration stayed)."),
+		connect: d("upstream_connect_duration_seconds",
+			"Time to open a new connection to an instance of a service (TLS handshake included).", "service"),
+		header: d("upstream_header_duration_seconds",
+			"Time from a request sent to an instance of a service to its response head (time to first byte).", "service"),
+		handshakes: d("tls_handshakes_total", "TLS handshakes with clients, by result (ok, error).", "result"),
 		refused: d("client_connections_rejected_total",
 			"Client connections closed at accept by a connection limit, by limit (max_connections, max_connections_per_ip).", "reason"),
 	}
@@ -78,7 +85,8 @@ func NewCollector(snapshot func() Snapshot) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.latency, c.retries, c.rejections, c.noInstance, c.inFlight,
-		c.queued, c.limit, c.instState, c.instInFlight, c.ejections, c.conns, c.reloads, c.reloadFails, c.refused} {
+		c.queued, c.limit, c.instState, c.instInFlight, c.ejections, c.conns, c.reloads, c.reloadFails, c.refused,
+		c.connect, c.header, c.handshakes} {
 		ch <- d
 	}
 }
@@ -100,15 +108,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		buckets := make(map[float64]uint64, len(latencyBounds))
-		var count uint64
-		for i := range r.Stats.buckets {
-			count += r.Stats.buckets[i].Load()
-			if i < len(latencyBounds) {
-				buckets[latencyBounds[i]] = count
-			}
-		}
-		sum := float64(r.Stats.sumNanos.Load()) / 1e9
+		count, sum, buckets := r.Stats.latency.read()
 		ch <- prometheus.MustNewConstHistogram(c.latency, count, sum, buckets, r.Name, r.Service)
 	}
 	for _, sv := range s.Services {
@@ -116,6 +116,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(st.Retries.Load()), sv.Name)
 			ch <- prometheus.MustNewConstMetric(c.rejections, prometheus.CounterValue, float64(st.Rejections.Load()), sv.Name)
 			ch <- prometheus.MustNewConstMetric(c.noInstance, prometheus.CounterValue, float64(st.NoInstance.Load()), sv.Name)
+			count, sum, buckets := st.Connect.read()
+			ch <- prometheus.MustNewConstHistogram(c.connect, count, sum, buckets, sv.Name)
+			count, sum, buckets = st.Header.read()
+			ch <- prometheus.MustNewConstHistogram(c.header, count, sum, buckets, sv.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(sv.InFlight), sv.Name)
 		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(sv.Queued), sv.Name)
@@ -135,6 +139,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(s.Connections))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RejectedMaxConns), "max_connections")
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RejectedPerIP), "max_connections_per_ip")
+	ch <- prometheus.MustNewConstMetric(c.handshakes, prometheus.CounterValue, float64(s.TLSHandshakes), "ok")
+	ch <- prometheus.MustNewConstMetric(c.handshakes, prometheus.CounterValue, float64(s.TLSHandshakeErrors), "error")
 	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(s.Reloads))
 	ch <- prometheus.MustNewConstMetric(c.reloadFails, prometheus.CounterValue, float64(s.ReloadFails))
 }

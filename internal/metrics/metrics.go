@@ -45,11 +45,42 @@ var latencyBoundsNanos = func() (b [len(latencyBounds)]int64) {
 	return b
 }()
 
+// Histogram counts durations in the latency buckets. The zero value is ready; Observe is a few atomic adds.
+type Histogram struct {
+	buckets  [len(latencyBounds) + 1]atomic.Uint64
+	sumNanos atomic.Int64
+}
+
+// Observe counts one duration. Safe for concurrent use; a nil *Histogram ignores it.
+func (h *Histogram) Observe(d time.Duration) {
+	if h == nil {
+		return
+	}
+	n := int64(d)
+	i := 0
+	for i < len(latencyBoundsNanos) && n > latencyBoundsNanos[i] {
+		i++
+	}
+	h.buckets[i].Add(1)
+	h.sumNanos.Add(n)
+}
+
+// read returns the histogram in Prometheus' form: total count, sum in seconds, cumulative counts by upper bound.
+func (h *Histogram) read() (count uint64, sum float64, buckets map[float64]uint64) {
+	buckets = make(map[float64]uint64, len(latencyBounds))
+	for i := range h.buckets {
+		count += h.buckets[i].Load()
+		if i < len(latencyBounds) {
+			buckets[latencyBounds[i]] = count
+		}
+	}
+	return count, float64(h.sumNanos.Load()) / 1e9, buckets
+}
+
 // RouteStats are one route's counters. The zero value is ready; a nil *RouteStats ignores observations.
 type RouteStats struct {
 	requests [len(methodNames)][6]atomic.Uint64 // by method and status class (0: other, 1-5: 1xx-5xx)
-	buckets  [len(latencyBounds) + 1]atomic.Uint64
-	sumNanos atomic.Int64
+	latency  Histogram
 }
 
 // Observe counts one finished request. Safe for concurrent use; a few atomic adds.
@@ -62,13 +93,7 @@ func (s *RouteStats) Observe(method []byte, status int, d time.Duration) {
 		class = 0
 	}
 	s.requests[methodIndex(method)][class].Add(1)
-	n := int64(d)
-	i := 0
-	for i < len(latencyBoundsNanos) && n > latencyBoundsNanos[i] {
-		i++
-	}
-	s.buckets[i].Add(1)
-	s.sumNanos.Add(n)
+	s.latency.Observe(d)
 }
 
 // ServiceStats are one service's counters kept by the proxy.
@@ -76,6 +101,8 @@ type ServiceStats struct {
 	Retries    atomic.Uint64 // attempts made again on another instance
 	Rejections atomic.Uint64 // requests refused by the service's bulkhead (queue full or timed out)
 	NoInstance atomic.Uint64 // requests answered 503 because no instance was usable
+	Connect    Histogram     // time to open a new connection to an instance (TLS handshake included)
+	Header     Histogram     // time from the request sent to the response head received (time to first byte)
 }
 
 // Totals is a consistent-enough read of a route's counters for status pages (each counter is read atomically; the
@@ -108,12 +135,12 @@ func (s *RouteStats) Totals() Totals {
 			}
 		}
 	}
-	t.LatencyBuckets = make([]uint64, len(s.buckets))
+	t.LatencyBuckets = make([]uint64, len(s.latency.buckets))
 	var cum uint64
-	for i := range s.buckets {
-		cum += s.buckets[i].Load()
+	for i := range s.latency.buckets {
+		cum += s.latency.buckets[i].Load()
 		t.LatencyBuckets[i] = cum
 	}
-	t.LatencySumSeconds = float64(s.sumNanos.Load()) / 1e9
+	t.LatencySumSeconds = float64(s.latency.sumNanos.Load()) / 1e9
 	return t
 }

@@ -44,8 +44,8 @@ fjord_upstream_retries_total{service="s"} 2
 		t.Fatalf("instance_state series: %d, %v", n, err)
 	}
 	// The histogram puts 300µs in the 0.5ms bucket and 2s in the 2.5s bucket.
-	if rs.buckets[0].Load() != 1 || rs.buckets[11].Load() != 1 {
-		t.Fatalf("buckets: %v %v", rs.buckets[0].Load(), rs.buckets[11].Load())
+	if rs.latency.buckets[0].Load() != 1 || rs.latency.buckets[11].Load() != 1 {
+		t.Fatalf("buckets: %v %v", rs.latency.buckets[0].Load(), rs.latency.buckets[11].Load())
 	}
 }
 

@@ -2,6 +2,7 @@ package nginx
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -90,6 +91,7 @@ func posLess(a, b Pos) bool {
 
 // converter holds the state of one Convert call; it is not shared.
 type converter struct {
+	realIP    realIP // set_real_ip_from and friends (convert_access.go)
 	diags     []Diag
 	upstreams map[string]*service // by nginx upstream name
 	services  []*service          // in emission order
@@ -104,10 +106,15 @@ type converter struct {
 	idle            string // server.idle_timeout from keepalive_timeout
 	readHead        string // server.read_header_timeout from client_header_timeout
 	httpPos         Pos
+	httpDir         *Directive           // the http block: its types and default_type apply to static locations
 	maps            map[string]*nginxMap // by variable name, lower case
 	reqZones        map[string]*reqZone  // limit_req_zone by zone name
 	connZones       map[string]bool      // limit_conn_zone names
 	connPerIP       int                  // limit_conn: server.max_connections_per_ip; 0: none
+	servers         []*Directive         // server blocks in file order
+	tlsOf           map[*Directive]*tlsScope
+	tlsAt           map[*listener]*tlsListener
+	mainDir         string // directory of the main file: nginx's conf prefix
 }
 
 type accessLog struct {
@@ -118,7 +125,8 @@ type accessLog struct {
 func newConverter() *converter {
 	return &converter{upstreams: map[string]*service{}, svcNames: map[string]bool{},
 		byAddr: map[string]*listener{}, serverListeners: map[*Directive][]*listener{}, rtNames: map[string]bool{},
-		maps: map[string]*nginxMap{}, reqZones: map[string]*reqZone{}, connZones: map[string]bool{}}
+		maps: map[string]*nginxMap{}, reqZones: map[string]*reqZone{}, connZones: map[string]bool{},
+		tlsOf: map[*Directive]*tlsScope{}, tlsAt: map[*listener]*tlsListener{}}
 }
 
 func (c *converter) diag(p Pos, s Severity, format string, args ...any) {
@@ -147,7 +155,7 @@ var nginxOnly = map[string]bool{
 	"sendfile": true, "tcp_nopush": true, "tcp_nodelay": true, "types_hash_max_size": true,
 	"types_hash_bucket_size": true, "server_names_hash_max_size": true, "server_names_hash_bucket_size": true,
 	"variables_hash_max_size": true, "variables_hash_bucket_size": true, "map_hash_max_size": true,
-	"map_hash_bucket_size": true, "server_tokens": true, "types": true, "default_type": true,
+	"map_hash_bucket_size": true, "server_tokens": true,
 	"keepalive_requests": true, "reset_timedout_connection": true, "client_body_buffer_size": true,
 	"client_header_buffer_size": true, "large_client_header_buffers": true, "client_body_timeout": true,
 	"send_timeout": true, "open_file_cache": true, "open_file_cache_valid": true, "open_file_cache_min_uses": true,
@@ -161,19 +169,18 @@ var nginxOnly = map[string]bool{
 // notYet are features of the proxy subset that later fjord versions add;
 // until then a config using them is refused rather than run differently.
 var notYet = map[string]bool{
-	"rewrite": true, "allow": true, "deny": true, "root": true, "alias": true,
-	"try_files": true, "index": true, "grpc_pass": true, "error_page": true, "if": true, "set": true,
+	"error_page": true, "if": true, "set": true,
 	"auth_basic": true, "auth_basic_user_file": true, "auth_request": true, "proxy_cache": true,
-	"proxy_cache_path": true, "fastcgi_pass": true, "uwsgi_pass": true, "scgi_pass": true, "ssl_certificate": true,
-	"ssl_certificate_key": true, "http2": true, "proxy_ssl_verify": true, "sub_filter": true, "stream": true,
+	"proxy_cache_path": true, "fastcgi_pass": true, "uwsgi_pass": true, "scgi_pass": true, "proxy_ssl_verify": true, "sub_filter": true, "stream": true,
 	"mail": true, "proxy_pass_request_headers": true, "proxy_pass_request_body": true, "proxy_method": true,
-	"proxy_set_body": true, "proxy_intercept_errors": true, "real_ip_header": true, "set_real_ip_from": true,
+	"proxy_set_body": true, "proxy_intercept_errors": true,
 	"proxy_next_upstream_timeout": true, "proxy_ignore_headers": true, "proxy_cookie_domain": true,
 	"proxy_cookie_path": true, "proxy_bind": true, "internal": true, "expires": true, "return_code": true,
 }
 
 // main handles the top level: main context, events and http.
 func (c *converter) main(ds []*Directive) {
+	c.mainDir = filepath.Dir(firstFile(ds))
 	for _, d := range ds {
 		switch {
 		case d.Name == "http":
@@ -208,6 +215,7 @@ func firstFile(ds []*Directive) string {
 // http handles the http block: upstreams first (servers refer to them by
 // name wherever they appear), then settings, then servers.
 func (c *converter) http(h *Directive) {
+	c.httpDir = h
 	for _, d := range h.Find("upstream") {
 		c.upstream(d)
 	}
@@ -244,8 +252,11 @@ func (c *converter) http(h *Directive) {
 			c.ignored(d, "fjord's access log formats are json and combined")
 		case strings.HasPrefix(d.Name, "gzip"):
 			c.ignored(d, "fjord does not compress responses yet")
-		case strings.HasPrefix(d.Name, "ssl_"):
-			c.ignored(d, "TLS is not supported yet; no listener uses it")
+		case c.tlsSetting(d, &sc.tls):
+		case d.Name == "types" || d.Name == "default_type":
+			// read by the locations that serve files (convert_static.go)
+		case staticFiles[d.Name]:
+			c.errorf(d.Pos, "%s at http level: not supported yet (set it in the server or location)", d.Name)
 		case nginxOnly[d.Name]:
 			c.ignored(d, "tunes nginx itself")
 		case notYet[d.Name]:
@@ -255,6 +266,7 @@ func (c *converter) http(h *Directive) {
 		}
 	}
 	for _, d := range h.Find("server") {
+		c.servers = append(c.servers, d)
 		c.listens(d)
 	}
 	for _, d := range h.Find("server") {

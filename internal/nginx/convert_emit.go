@@ -14,7 +14,9 @@ func (c *converter) finish() {
 	if len(c.listeners) == 0 {
 		c.errorf(c.httpPos, "no server block: nothing to serve")
 	}
+	c.buildTLS()
 	c.mergeDualStack()
+	c.checkProxyProtocol()
 }
 
 // mergeDualStack turns listeners on 0.0.0.0:P and [::]:P into one on :P: Go
@@ -36,6 +38,7 @@ func (c *converter) mergeDualStack() {
 			continue
 		}
 		if host == "::" {
+			c.mergeTLS(c.byAddr[net.JoinHostPort(other, port)], l)
 			rename[l.name] = ":" + port
 			continue
 		}
@@ -92,6 +95,19 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 	w.printf(Pos{}, "# Converted from nginx configuration by fjord convert; see docs/nginx.md.")
 	w.printf(Pos{}, "listeners:")
 	for _, l := range c.listeners {
+		if tl := c.tlsAt[l]; tl != nil {
+			w.printf(l.pos, "  - name: %s", q(l.name))
+			w.printf(l.pos, "    address: %s", q(l.addr))
+			emitListenerTLS(w, tl)
+			if l.proxyProto {
+				w.printf(l.pos, "    proxy_protocol: true")
+			}
+			continue
+		}
+		if l.proxyProto {
+			w.printf(l.pos, "  - {name: %s, address: %s, proxy_protocol: true}", q(l.name), q(l.addr))
+			continue
+		}
 		w.printf(l.pos, "  - {name: %s, address: %s}", q(l.name), q(l.addr))
 	}
 	if c.accessLog != nil {
@@ -101,8 +117,9 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 			w.printf(c.accessLog.pos, "  path: %s", q(c.accessLog.path))
 		}
 	}
-	if c.idle != "" || c.readHead != "" || c.connPerIP != 0 {
+	if c.idle != "" || c.readHead != "" || c.connPerIP != 0 || len(c.realIP.from) > 0 {
 		w.printf(Pos{}, "server:")
+		c.emitRealIP(w)
 		if c.connPerIP != 0 {
 			w.printf(Pos{}, "  max_connections_per_ip: %d", c.connPerIP)
 		}
@@ -160,6 +177,7 @@ func (c *converter) emitService(w *yamlWriter, s *service) {
 			"failure_statuses: []}", s.maxFails, s.failTime, s.failTime, s.failTime)
 	}
 	w.printf(p, "    limits: {max_concurrent: 0}")
+	emitServiceGRPC(w, s)
 	if s.retrySet && s.attempts > 0 {
 		on := make([]string, len(s.on))
 		for i, o := range s.on {
@@ -195,6 +213,11 @@ func emitRoute(w *yamlWriter, r *route) {
 		if r.retLocation != "" {
 			w.printf(p, "      headers: {Location: %s}", q(r.retLocation))
 		}
+		return
+	}
+	emitAccess(w, r)
+	if r.static != nil {
+		emitStatic(w, r)
 		return
 	}
 	w.printf(p, "    service: %s", r.service.name)

@@ -29,15 +29,18 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 		case c.setting(e, sc):
 		case e.Name == "rewrite":
 			rws = append(rws, e)
-		case e.Name == "proxy_pass":
+		case e.Name == "proxy_pass" || e.Name == "grpc_pass":
+			if pass != nil {
+				c.errorf(e.Pos, "%q directive is duplicate", e.Name)
+			}
 			pass = e
 		case e.Name == "return":
 			ret = e
 		case e.Name == "limit_conn":
 			c.errorf(e.Pos, "limit_conn in a location: not supported (fjord limits connections per client address "+
 				"for the whole server: put it at http or server level)")
-		case static && staticFiles[e.Name]:
-			// root/index/try_files of a static-only server: reported once on the server.
+		case staticFiles[e.Name]:
+			// read by staticLocation when the location serves files
 		case notYet[e.Name]:
 			c.unsupported(e)
 		case e.Name == "access_log" || strings.HasPrefix(e.Name, "gzip") || nginxOnly[e.Name]:
@@ -50,6 +53,7 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 	if !ok {
 		return
 	}
+	r.access = sc.access
 	switch {
 	case rw != nil:
 		c.rewrittenLocation(rw, l, r, pass, ret, sc, si)
@@ -59,16 +63,19 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 		}
 		c.returnRoute(r, ret, si)
 		c.addRoute(r, si)
+	case pass != nil && pass.Name == "grpc_pass":
+		if c.grpcRoute(r, pass, sc, si) {
+			c.addRoute(r, si)
+		}
 	case pass != nil:
 		if c.proxyRoute(r, pass, sc, si) {
 			c.addRoute(r, si)
 			c.slashRedirect(l, r, si)
 		}
-	case static:
-		r.isReturn, r.retStatus = true, 404
-		c.addRoute(r, si)
-	case len(l.Find("location")) == 0 || r.kind != "path_prefix":
-		c.errorf(l.Pos, "location without proxy_pass or return serves static files: not supported yet")
+	case len(l.Find("location")) == 0 || r.kind != "path_prefix" || servesFiles(l):
+		if c.staticLocation(l, r, sc, si) {
+			c.addRoute(r, si)
+		}
 	}
 	for _, n := range l.Find("location") {
 		if outer != nil {
@@ -279,6 +286,10 @@ func (c *converter) proxyRoute(r *route, pass *Directive, sc *scope, si *serverI
 		}
 		s = c.addrService(addr, pass.Pos)
 	}
+	if s.protocol != "" {
+		c.errorf(pass.Pos, "upstream %q is used by grpc_pass and proxy_pass: fjord sets the protocol per service", hostport)
+		return false
+	}
 	r.service = s
 	s.used = true
 	if hasURI {
@@ -292,7 +303,13 @@ func (c *converter) proxyRoute(r *route, pass *Directive, sc *scope, si *serverI
 		}
 		r.strip, r.add = r.path, uri
 	}
-	c.retries(s, sc, pass.Pos)
+	return c.proxyCommon(r, s, sc, si, pass.Pos, proxyHost)
+}
+
+// proxyCommon fills the parts of a proxied route that proxy_pass and
+// grpc_pass share: retries, limits, timeouts and headers.
+func (c *converter) proxyCommon(r *route, s *service, sc *scope, si *serverInfo, p Pos, proxyHost string) bool {
+	c.retries(s, sc, p)
 	r.maxBody = nginxMaxBody
 	if sc.maxBodySet {
 		r.maxBody = sc.maxBody

@@ -34,6 +34,10 @@ type scope struct {
 	reqs        []*limitReq // limit_req (array rule like the header lists)
 	reqHere     bool
 	reqStatus   int // limit_req_status; 0: nginx's 503
+	tls         tlsScope
+	grpc        grpcScope
+	access      []string // allow/deny rules as fjord writes them (array rule)
+	accessHere  bool
 }
 
 // clone returns a copy whose lists a child level may replace freely.
@@ -106,7 +110,7 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 	case "proxy_pass_header":
 		c.diag(d.Pos, SeverityInfo, "proxy_pass_header accepted: fjord passes every upstream response header")
 	default:
-		return c.limitSetting(d, sc)
+		return c.grpcSetting(d, &sc.grpc) || c.limitSetting(d, sc) || c.accessSetting(d, sc) || c.realIPSetting(d)
 	}
 	return true
 }
@@ -114,7 +118,9 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 // beginLevel marks sc as belonging to a new child level, so the first list
 // directive at that level replaces the inherited list instead of extending it.
 func (sc *scope) beginLevel() {
-	sc.setHere, sc.addHere, sc.hideHere, sc.reqHere = false, false, false, false
+	sc.setHere, sc.addHere, sc.hideHere, sc.reqHere, sc.accessHere = false, false, false, false, false
+	sc.tls.certHere, sc.tls.keyHere = false, false
+	sc.grpc.setHere = false
 }
 
 // push appends h to *list, first dropping the inherited entries unless this

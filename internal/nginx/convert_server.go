@@ -13,6 +13,7 @@ type listener struct {
 	name, addr string
 	pos        Pos
 	dflt       *Directive // the default server of this address
+	proxyProto bool       // some listen of this address says proxy_protocol
 }
 
 // kv is an ordered header entry of a route.
@@ -54,6 +55,10 @@ type route struct {
 	maxBody       int64
 	rate, rateKey string
 	burst         int
+	static        *staticRoute // a location that serves files (convert_static.go)
+	// access is the allow/deny list in force (convert_access.go); nginx checks it after the rewrite phase, so
+	// return and redirect routes never carry it.
+	access []string
 }
 
 // serverInfo is what the locations of one server block share.
@@ -87,8 +92,8 @@ func (c *converter) server(d *Directive, sc *scope) {
 		case e.Name == "listen" || e.Name == "server_name" || e.Name == "location":
 		case e.Name == "rewrite":
 			rws = append(rws, e)
-		case static && staticFiles[e.Name]:
-			// reported once for the server below
+		case staticFiles[e.Name]:
+			// read by the locations that serve files (convert_static.go)
 		case c.setting(e, sc):
 		case e.Name == "return":
 			ret = e
@@ -96,8 +101,7 @@ func (c *converter) server(d *Directive, sc *scope) {
 			c.limitConn(e)
 		case e.Name == "access_log":
 			c.ignored(e, "fjord writes one access log, configured at http level")
-		case strings.HasPrefix(e.Name, "ssl_"):
-			c.ignored(e, "TLS is not supported yet; no listener uses it")
+		case c.tlsSetting(e, &sc.tls):
 		case strings.HasPrefix(e.Name, "gzip"):
 			c.ignored(e, "fjord does not compress responses yet")
 		case e.Name == "keepalive_timeout" || nginxOnly[e.Name]:
@@ -108,6 +112,7 @@ func (c *converter) server(d *Directive, sc *scope) {
 			c.unknown(e, "server")
 		}
 	}
+	c.tlsOf[d] = &sc.tls
 	if rw, ok := c.onlyRewrite(rws); !ok || rw != nil {
 		if ok && ret != nil {
 			c.errorf(rw.d.Pos, "rewrite together with return in one server: not supported yet")
@@ -127,23 +132,20 @@ func (c *converter) server(d *Directive, sc *scope) {
 		}
 		return
 	}
-	if static {
-		c.diag(d.Pos, SeverityWarning, "server serves only static files, which fjord does not do yet: "+
-			"its locations answer 404")
-	}
 	for _, l := range d.Find("location") {
 		c.location(l, sc.clone(), si, nil, static)
 	}
 }
 
 // staticFiles are the directives of nginx's file serving.
-var staticFiles = map[string]bool{"root": true, "alias": true, "index": true, "try_files": true}
+var staticFiles = map[string]bool{"root": true, "alias": true, "index": true, "try_files": true,
+	"types": true, "default_type": true}
 
 // proxies reports whether any location in ds proxies, returns or rewrites.
 func proxies(ds []*Directive) bool {
 	found := false
 	Walk(ds, func(d *Directive) bool {
-		if d.Name == "proxy_pass" || d.Name == "return" || d.Name == "rewrite" {
+		if d.Name == "proxy_pass" || d.Name == "grpc_pass" || d.Name == "return" || d.Name == "rewrite" {
 			found = true
 		}
 		return !found
@@ -176,16 +178,20 @@ func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
 	if !ok {
 		return nil
 	}
-	dflt := false
+	dflt, ssl, h2, pp := false, false, false, false
 	for _, a := range l.Args[1:] {
 		k, _, _ := strings.Cut(a.Value, "=")
 		switch k {
 		case "default_server", "default":
 			dflt = true
-		case "ssl", "http2", "quic", "http3":
-			c.errorf(a.Pos, "listen %s: TLS/HTTP/2 not supported yet", a.Value)
+		case "ssl":
+			ssl = true
+		case "http2":
+			h2 = true
+		case "quic", "http3":
+			c.errorf(a.Pos, "listen %s: HTTP/3 is not supported yet", a.Value)
 		case "proxy_protocol":
-			c.errorf(a.Pos, "listen proxy_protocol: not supported yet")
+			pp = true
 		case "reuseport", "backlog", "rcvbuf", "sndbuf", "deferred", "bind", "ipv6only", "so_keepalive",
 			"fastopen", "accept_filter", "setfib":
 			c.diag(a.Pos, SeverityWarning, "ignored: listen parameter %s (tunes nginx's socket)", a.Value)
@@ -193,7 +199,10 @@ func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
 			c.errorf(a.Pos, "invalid listen parameter %q", a.Value)
 		}
 	}
-	return c.listener(addr, l.Pos, srv, dflt)
+	ln := c.listener(addr, l.Pos, srv, dflt)
+	ln.proxyProto = ln.proxyProto || pp
+	c.markListen(ln, ssl, h2, l.Pos)
+	return ln
 }
 
 // listener returns the listener for addr, creating it, and records srv as

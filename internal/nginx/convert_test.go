@@ -61,8 +61,8 @@ func TestConvert(t *testing.T) {
 		},
 		{
 			name:  "errors with positions",
-			http:  "server { listen 8080 ssl; location / { proxy_pass https://x; allow 1.2.3.4; } location ~ /x(?=y) { } }",
-			diags: []string{"3:22: error: listen ssl: TLS/HTTP/2", "3:51: error: proxy_pass to https://", "3:62: error: not supported yet: allow", "3:90: error: location regex"},
+			http:  "server { listen 8080 quic; location / { proxy_pass https://x; allow 1.2.3.4; } location ~ /x(?=y) { } }",
+			diags: []string{"3:22: error: listen quic: HTTP/3", "3:52: error: proxy_pass to https://", "3:91: error: location regex"},
 		},
 		{
 			name:  "unknown variable and directive",
@@ -153,7 +153,7 @@ func TestConvertDebianDefault(t *testing.T) {
 			t.Errorf("%s", d)
 		}
 	}
-	for _, w := range []string{`address: ":80"`, "status: 404", `path: "/var/log/nginx/access.log"`} {
+	for _, w := range []string{`address: ":80"`, `root: "/var/www/html"`, `try_files: ["$uri", "$uri/", "=404"]`, `path: "/var/log/nginx/access.log"`} {
 		if !strings.Contains(string(y), w) {
 			t.Errorf("YAML lacks %q:\n%s", w, y)
 		}

@@ -24,6 +24,9 @@ type service struct {
 	on       []string
 	retryPos Pos
 	used     bool
+	// protocol is "h2c" or "h2" for a grpc_pass target; "" for proxy_pass.
+	protocol string
+	tls      *upstreamTLS // for grpcs://
 }
 
 type instance struct {

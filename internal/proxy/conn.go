@@ -29,13 +29,18 @@ const (
 // conn is one client connection and everything it reuses from request to request: the read buffer, the parsed
 // request, the output buffer. It is owned by its serve goroutine; only state is touched by Shutdown.
 type conn struct {
-	srv      *Server
-	nc       net.Conn
-	dc       deadline.Conn   // nc with the body timeouts applied; c.r reads through it
-	raw      syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
-	rd       http1.Reader
-	r        *http1.Reader // &rd
+	srv *Server
+	nc  net.Conn
+	dc  deadline.Conn   // nc with the body timeouts applied; c.r reads through it
+	raw syscall.RawConn // nc's descriptor for waiting without a buffer; nil when nc is not plain TCP
+	rd  http1.Reader
+	r   *http1.Reader // &rd
+	// remote is the client address of the current request (after the trusted-proxy rules, see realip.go); client
+	// that of the connection (the PROXY header's source, else peer); peer the TCP peer, which the connection limits
+	// counted at accept.
 	remote   netip.AddrPort
+	client   netip.AddrPort
+	peer     netip.AddrPort
 	scheme   string
 	listener string // name of the listener it came in on
 	// tls is nc as a TLS server conn when the listener terminates TLS (its handshake is still to do when serve
@@ -43,7 +48,9 @@ type conn struct {
 	tls *tls.Conn
 	// redirectPort, when non-zero, makes every request a 308 to https on that port (see redirect in tls.go).
 	redirectPort int
-	state        atomic.Int32
+	// pp is nc's PROXY-protocol layer on listeners with ListenerMode.ProxyProtocol; nil elsewhere.
+	pp    *ppConn
+	state atomic.Int32
 
 	req  http1.Request
 	resp http1.Response
@@ -66,6 +73,8 @@ type conn struct {
 	log        accesslog.Entry
 	detached   bool         // request head copied out of r (its body streams through r)
 	climit     chunkLimiter // cuts a chunked request body at its route's MaxBodyBytes
+	tr         traceState   // the request's trace context when Config.Tracer is set (see trace.go)
+	retries    int          // retries the goroutine engine made for the current request (the loop's are in lc.rs)
 
 	// up is the upstream connection of the exchange in progress, so that a forced Shutdown can close it too: a
 	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.
@@ -95,6 +104,7 @@ func newConn(s *Server, nc net.Conn, scheme string) *conn {
 		c.remote = ta.AddrPort()
 		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
 	}
+	c.peer, c.client = c.remote, c.remote
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 		if raw, err := tc.SyscallConn(); err == nil {
@@ -145,9 +155,12 @@ func (c *conn) serve() {
 	defer func() {
 		_ = c.nc.Close()
 		c.releaseBuffers()
-		c.srv.limits.release(c.remote.Addr()) // admitted with clientIP(nc), the same address
+		c.srv.limits.release(c.peer.Addr()) // admitted with clientIP(nc), the same address
 		c.srv.untrack(c)
 	}()
+	if c.pp != nil && !c.readProxyHeader(c.srv.cfg.Load()) {
+		return
+	}
 	if c.tls != nil && !c.handshake(c.srv.cfg.Load()) {
 		return
 	}

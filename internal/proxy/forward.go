@@ -101,6 +101,7 @@ func idempotent(m []byte) bool {
 
 // forward proxies the current request to rt's service and reports whether the client connection stays open.
 func (c *conn) forward(cfg *Config, rt *Route) bool {
+	rt = c.chooseRoute(rt) // a canary's side, for both engines
 	if c.lc.inLoop {
 		return c.lc.lp.forward(c, cfg, rt)
 	}
@@ -129,6 +130,8 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	defer c.discardInlineBody()
 	rs := retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: c.req.Framing == http1.FramingNone || c.inlineBody != nil}
+	// The request's span reports its retries (trace.go).
+	defer func() { c.retries = rs.done }()
 	fresh := false // dial instead of reusing an idle connection (after a stale one failed)
 	for {
 		var uc *upstream.Conn
@@ -154,6 +157,7 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 		}
 		if !uc.Reused {
 			inst.MarkUp()
+			svc.observeConnect(uc)
 		}
 		inst.Begin()
 		c.up.Store(uc) // lets a forced Shutdown unblock this exchange (see conn.up)
@@ -201,6 +205,20 @@ func pickInstance(svc *Service, key uint64) (*upstream.Instance, *gatewayError) 
 	}
 	return nil, &gatewayError{status: 503,
 		reason: "no usable instance in service " + svc.Name + " (" + svc.Pool.Why() + ")"}
+}
+
+// observeConnect records how long a new upstream connection took to open.
+func (s *Service) observeConnect(uc *upstream.Conn) {
+	if s.Stats != nil {
+		s.Stats.Connect.Observe(uc.Dialed)
+	}
+}
+
+// observeHeader records the time from a request sent (at sent) to its response head.
+func (s *Service) observeHeader(sent time.Time) {
+	if s.Stats != nil {
+		s.Stats.Header.Observe(time.Since(sent))
+	}
 }
 
 // bufferedBody returns the request body when it is entirely in the read buffer and small enough to travel in the
@@ -269,6 +287,7 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		_ = uc.Close()
 		return attemptDone, c.gatewayFail(rt, inst, classify("send request", err))
 	}
+	sent := time.Now()
 	if _, err := uc.Write(b); err != nil {
 		_ = uc.Close()
 		if uc.Reused && inline {
@@ -284,6 +303,7 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 			_ = uc.Close()
 			return attemptDone, c.gatewayFail(rt, inst, classify("read response", err))
 		}
+		sent = time.Now() // the head timer starts once the body is out
 	}
 	if err := c.readResponseHead(uc); err != nil {
 		_ = uc.Close()
@@ -301,6 +321,7 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 		return c.attemptFailed(rt, inst, rs, kind, "read response", err)
 	}
+	rt.Service.observeHeader(sent)
 	status := c.resp.Status
 	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
 	if status >= 500 && rs.allow(failStatus, status, inst) {
@@ -462,6 +483,9 @@ type relay struct {
 // is released first (it goes back to its pool before the client write).
 func (c *conn) relayHead(rt *Route, uc *upstream.Conn) (relay, bool) {
 	resp := &c.resp
+	if rt.Shadow != nil {
+		c.mirror(rt.Shadow, rt, uc)
+	}
 	// During Shutdown the connection closes after this response, so the response says so.
 	rl := relay{uc: uc, out: resp.Framing, closeAfter: c.req.Close || c.srv.closing.Load(),
 		reusable: !resp.Close && resp.Framing != http1.FramingUntilClose}

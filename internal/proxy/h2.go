@@ -180,7 +180,8 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.streams.enter()
 	defer h.streams.leave()
 	pc := h.conn
-	c := &conn{srv: pc.srv, scheme: pc.scheme, listener: pc.listener, remote: pc.remote, h2: true,
+	c := &conn{srv: pc.srv, scheme: pc.scheme, listener: pc.listener, remote: pc.remote,
+		client: pc.client, peer: pc.peer, h2: true,
 		path: make([]byte, 0, 128)}
 	c.start = time.Now()
 	cfg := c.srv.cfg.Load()
@@ -250,6 +251,7 @@ func bodyMethod(m string) bool { return m == "POST" || m == "PUT" || m == "PATCH
 // serve routes the stream and applies the route's policies, in the order of conn.serveRequest.
 func (st *h2stream) serve(cfg *Config) {
 	c := st.c
+	c.resolveClient(cfg)
 	var err error
 	c.path, err = http1.AppendCleanPath(c.path[:0], c.req.Path)
 	if err != nil {
@@ -262,6 +264,10 @@ func (st *h2stream) serve(cfg *Config) {
 		return
 	}
 	c.log.Route, c.route = rt.Name, rt
+	if c.accessDenied(rt) {
+		st.fail(403, c.log.Reason, nil)
+		return
+	}
 	if rt.Return == nil && c.bodyTooLarge(rt) {
 		st.refuseBody(rt)
 		return
@@ -272,6 +278,10 @@ func (st *h2stream) serve(cfg *Config) {
 	}
 	if rt.Return != nil {
 		st.writeReturn(rt.Return)
+		return
+	}
+	if rt.Static != nil {
+		st.serveStatic(cfg, rt)
 		return
 	}
 	st.forward(cfg, rt)

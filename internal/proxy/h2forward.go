@@ -42,6 +42,8 @@ func (st *h2stream) forward(cfg *Config, rt *Route) {
 	}
 	rs := retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: c.req.Framing == http1.FramingNone || body != nil}
+	// The request's span reports its retries (trace.go).
+	defer func() { c.retries = rs.done }()
 	if svc.Protocol != ProtoHTTP1 {
 		st.forwardH2(rt, inst, &rs, body, hard)
 		return

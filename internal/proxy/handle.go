@@ -19,6 +19,7 @@ func (c *conn) beginRequest() {
 	c.takeRequestID()
 	c.log = accesslog.Entry{}
 	c.route = nil
+	c.tr, c.retries, c.lc.rs.done = traceState{}, 0, 0
 }
 
 // endRequest counts and logs a served request and reports whether the connection stays open (keep, unless the
@@ -27,12 +28,16 @@ func (c *conn) endRequest(cfg *Config, keep bool) bool {
 	d := time.Since(c.start)
 	if c.route != nil {
 		c.route.Stats.Observe(c.req.Method, c.log.Status, d)
+		if cn := c.route.Canary; cn != nil {
+			c.observeCanary(cn, d)
+		}
 	}
 	c.finishLog(cfg, d)
 	return keep && !c.srv.closing.Load()
 }
 
 func (c *conn) serveRequest(cfg *Config) bool {
+	c.resolveClient(cfg) // first: every answer, a 400 or 404 too, is logged with the client it was for
 	var err error
 	c.path, err = http1.AppendCleanPath(c.path[:0], c.req.Path)
 	if err != nil {
@@ -44,6 +49,9 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	}
 	c.log.Route = rt.Name
 	c.route = rt
+	if c.accessDenied(rt) {
+		return c.refuseAccess()
+	}
 	// The body limit comes first: a request refused for its size takes no token. A direct response (which never
 	// reads the body) is rate limited too.
 	if rt.Return == nil && c.bodyTooLarge(rt) {
@@ -54,6 +62,9 @@ func (c *conn) serveRequest(cfg *Config) bool {
 	}
 	if rt.Return != nil {
 		return c.writeReturn(rt.Return)
+	}
+	if rt.Static != nil {
+		return c.serveStatic(cfg, rt)
 	}
 	return c.forward(cfg, rt)
 }
@@ -159,6 +170,9 @@ func isHead(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
 // finishLog completes the access log entry from the request head (still valid: the head is only overwritten by the
 // next read, or was detached) and hands it to the logger.
 func (c *conn) finishLog(cfg *Config, d time.Duration) {
+	if cfg.Tracer != nil || c.tr.decided {
+		c.endTrace(cfg, d) // the span ends with the log line (also for HTTP/2 streams and redirects)
+	}
 	if cfg.AccessLog == nil {
 		return
 	}

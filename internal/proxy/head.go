@@ -42,7 +42,12 @@ func (c *conn) appendRequestHead(b []byte, rt *Route, inst *upstream.Instance) [
 			sawXFF = sawXFF || id == hdrXFF
 			continue
 		}
-		sawTrace = sawTrace || len(h.Name) == len("traceparent") && equalFold(h.Name, "traceparent")
+		if len(h.Name) == len("traceparent") && equalFold(h.Name, "traceparent") {
+			sawTrace = true
+			if !rt.NoForwarded && !ops.traceOff && c.tracer() != nil {
+				continue // replaced by fjord's own, which names fjord's span as the upstream's parent
+			}
+		}
 		if len(ops.drop) > 0 && ops.drops(h.Name) {
 			continue
 		}
@@ -74,7 +79,9 @@ func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF, sawTrace bool) 
 		if sawXFF {
 			b = appendPriorXFF(b, req)
 		}
-		b = c.remote.Addr().AppendTo(b)
+		// The hop this connection came from (the PROXY header's source counts as the hop), not the address
+		// resolved from the chain: that is already in the chain, and appending it again would hide the hop.
+		b = c.client.Addr().AppendTo(b)
 		b = append(b, "\r\n"...)
 	}
 	if ops.builtinOn(hdrXFProto) {
@@ -97,7 +104,7 @@ func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF, sawTrace bool) 
 		b = append(b, c.requestID...)
 		b = append(b, "\r\n"...)
 	}
-	if !sawTrace && !ops.traceOff {
+	if !ops.traceOff && (!sawTrace || c.tracer() != nil) {
 		b = c.appendTraceparent(b)
 	}
 	return b
@@ -106,7 +113,13 @@ func (c *conn) appendForwarded(b []byte, ops *HeaderOps, sawXFF, sawTrace bool) 
 // appendTraceparent starts a W3C trace context for a request that arrives without one (a traceparent that arrives is
 // passed on unchanged): the trace id is the request id when that is fjord's own 32 hex digits, so logs and traces
 // join on one id; the parent id is random; the sampled flag is set, leaving the decision to the services' tracers.
+//
+// With a tracer (Config.Tracer) the traceparent always names fjord's own span as the parent, whether the trace came
+// from the client or starts here, and carries fjord's sampling decision (see trace.go).
 func (c *conn) appendTraceparent(b []byte) []byte {
+	if c.tracer() != nil {
+		return c.appendOwnTraceparent(b)
+	}
 	b = append(b, "traceparent: 00-"...)
 	if id := c.requestID; len(id) == 32 && isLowerHex(id) && &id[0] == &c.ridb[0] {
 		b = append(b, id...)

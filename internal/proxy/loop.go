@@ -65,7 +65,8 @@ type loopState struct {
 	limited bool // holds a slot of rt.Service.Limiter
 	out     []byte
 	sent    int
-	rl      relay // lcBody: the response being relayed
+	sentAt  time.Time // when the request started going out (time-to-first-byte metric)
+	rl      relay     // lcBody: the response being relayed
 }
 
 type loopMsgKind uint8

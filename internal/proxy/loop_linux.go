@@ -287,6 +287,12 @@ func (l *loop) adopt(c *conn) {
 	if c.raw != nil {
 		_ = c.raw.Control(func(p uintptr) { fd = int(p) })
 	}
+	if os.Getenv("FJORD_EXP_RAW") != "" {
+		nfd, _ := unix.Dup(fd)
+		_ = unix.SetNonblock(nfd, true)
+		_ = c.nc.Close()
+		fd = nfd
+	}
 	c.lc.lp, c.lc.fd = l, fd
 	c.lc.inLoop = true
 	c.lc.src = fdSource{fd: fd}
@@ -345,7 +351,7 @@ func (l *loop) closeConn(c *conn) {
 	c.lc.pending = nil
 	_ = c.nc.Close()
 	c.releaseBuffers()
-	c.srv.limits.release(c.remote.Addr())
+	c.srv.limits.release(c.peer.Addr())
 	c.srv.untrack(c)
 }
 
@@ -449,6 +455,12 @@ func (l *loop) registerUp(uc *upstream.Conn) (*loopUp, error) {
 	u := &loopUp{uc: uc, fd: -1}
 	if err := raw.Control(func(p uintptr) { u.fd = int(p) }); err != nil {
 		return nil, err
+	}
+	if os.Getenv("FJORD_EXP_RAW") != "" {
+		nfd, _ := unix.Dup(u.fd)
+		_ = unix.SetNonblock(nfd, true)
+		_ = uc.Conn.Conn.Close()
+		u.fd = nfd
 	}
 	u.src.fd = u.fd
 	u.slot = l.alloc(loopSlot{u: u})

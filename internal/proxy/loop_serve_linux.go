@@ -120,10 +120,14 @@ func (l *loop) servable(c *conn, cfg *Config) bool {
 	case !ok:
 		return true // a 404
 	case rt.Return != nil:
+	case rt.Static != nil:
+		return false // file I/O blocks
 	case c.bodyTooLarge(rt):
 		return false // the 413 lingers to let the client read it
 	case rt.Service.Protocol != ProtoHTTP1 || !loopable(rt.Service):
 		return false
+	case rt.Canary != nil && (rt.Canary.Route.Service.Protocol != ProtoHTTP1 || !loopable(rt.Canary.Route.Service)):
+		return false // the canary's side may need a goroutine
 	}
 	c.lc.pre = rt
 	return true
@@ -256,6 +260,7 @@ func (l *loop) dialed(c *conn, uc *upstream.Conn, err error) {
 		return
 	}
 	inst.MarkUp()
+	rt.Service.observeConnect(uc)
 	u, err := l.registerUp(uc)
 	if err != nil {
 		_ = uc.Close()
@@ -275,6 +280,7 @@ func (l *loop) send(c *conn, u *loopUp) {
 	b = append(b, c.inlineBody...)
 	c.wbuf = b[:0]
 	c.lc.out, c.lc.sent = b, 0
+	c.lc.sentAt = time.Now()
 	c.lc.phase = lcSend
 	c.lc.deadline = responseHeaderDeadline(c.lc.rt, c.lc.hard).UnixNano()
 	l.writeUp(c)
@@ -370,6 +376,7 @@ func (l *loop) upFailed(c *conn, stage string, err error) {
 // exchange would; a body still to come is relayed by a goroutine.
 func (l *loop) gotResponse(c *conn) {
 	u, rt, inst := c.lc.up, c.lc.rt, c.lc.inst
+	rt.Service.observeHeader(c.lc.sentAt)
 	status := c.resp.Status
 	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
 	if status >= 500 && c.lc.rs.allow(failStatus, status, inst) {

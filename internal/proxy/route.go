@@ -12,9 +12,13 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/acl"
 	"github.com/fjord-gw/fjord/internal/limit"
 	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/router"
+	"github.com/fjord-gw/fjord/internal/shadow"
+	"github.com/fjord-gw/fjord/internal/static"
+	"github.com/fjord-gw/fjord/internal/tracing"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
@@ -29,6 +33,11 @@ type Config struct {
 	Version    string            // shown in logs, e.g. a hash of the config file
 	// Engine chooses how plain-HTTP connections are served (event loops by default); read at each accept.
 	Engine Engine
+	// RealIP says which peers are believed about the client address (X-Forwarded-For, PROXY protocol).
+	RealIP RealIP
+	// Tracer, when set, samples requests and exports a span for each sampled one; with it the traceparent sent
+	// upstream names fjord's span as the parent (see trace.go). nil = off: traceparent is started or passed on.
+	Tracer *tracing.Tracer
 }
 
 // ClientLimits apply to client connections. Zero fields take the defaults in withDefaults.
@@ -149,8 +158,12 @@ const (
 type Route struct {
 	Name    string
 	Stats   *metrics.RouteStats // requests and latency; nil: not counted
-	Service *Service            // nil when Return is set
+	Service *Service            // nil when Return or Static is set
 	Return  *Return
+	// Static, when non-nil, answers from files (static.go); StaticFallback is the route a try_files miss is
+	// forwarded to (nil: 404).
+	Static         *static.Server
+	StaticFallback *Route
 
 	StripPrefix string         // removed from the start of the path
 	AddPrefix   string         // then prepended (nginx's proxy_pass with a URI part)
@@ -176,6 +189,16 @@ type Route struct {
 	// RateLimit, when non-nil, answers 429 to requests over the limit, after routing and the body-size check and
 	// before the service's bulkhead.
 	RateLimit *RateLimit
+
+	// Canary, when non-nil, sends a share of the route's requests to another service (canary.go); nil: all go to
+	// Service.
+	Canary *Canary
+	// Shadow, when non-nil, mirrors sampled requests to a shadow service and compares its answers (shadow.go).
+	Shadow *shadow.Mirror
+
+	// Access, when non-nil, is the route's allow/deny list (the server-wide one is compiled into each route that
+	// has none of its own): a denied client address gets 403, checked after routing and before everything else.
+	Access *acl.List
 }
 
 // HeaderOps edits headers: Remove drops incoming headers by name, Set replaces, Add appends. Build it with

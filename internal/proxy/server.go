@@ -28,7 +28,8 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	wg      sync.WaitGroup // connection goroutines
 
-	limits connLimits // open connections in total and per client IP (ClientLimits.MaxConnections*)
+	limits     connLimits       // open connections in total and per client IP (ClientLimits.MaxConnections*)
+	handshakes [2]atomic.Uint64 // client TLS handshakes completed, failed (see TLSHandshakes)
 
 	headBufs, writeBufs, bodyBufs bufferPool
 

@@ -27,6 +27,9 @@ type ListenerMode struct {
 	// https://HOST[:RedirectPort]URI (HOST from the request, port omitted when 443) instead of routing it. Meant for
 	// plain listeners.
 	RedirectPort int
+	// ProxyProtocol requires a PROXY protocol (v1 or v2) header at the start of every connection, from a peer in
+	// the trusted proxies (Config.RealIP); others are closed. Such connections are served by goroutines.
+	ProxyProtocol bool
 }
 
 // ServeMode is ServeListener with a per-listener mode: mode is called for every accepted connection (it must not
@@ -42,6 +45,9 @@ func (c *conn) setMode(m *ListenerMode) {
 		return
 	}
 	c.redirectPort = m.RedirectPort
+	if m.ProxyProtocol {
+		c.wrapProxyProto() // below TLS: the header comes before the handshake
+	}
 	c.h2c = m.H2C && m.TLS == nil
 	if m.TLS == nil {
 		return
@@ -72,9 +78,11 @@ func (c *conn) handshake(cfg *Config) bool {
 	err := c.tls.Handshake()
 	c.state.Store(stateActive)
 	if err != nil {
+		c.srv.handshakes[1].Add(1)
 		c.srv.log.Debug("tls handshake failed", "client", c.remote.String(), "listener", c.listener, "err", err)
 		return false
 	}
+	c.srv.handshakes[0].Add(1)
 	// readRequest sets the read deadline it needs; the writes have none until a request sets them.
 	return c.nc.SetWriteDeadline(time.Time{}) == nil
 }
@@ -141,4 +149,10 @@ func hostWithoutPort(h []byte) []byte {
 		}
 	}
 	return h
+}
+
+// TLSHandshakes returns the client TLS handshakes that completed and that failed (including those cut by the
+// handshake timeout) since the server was created. Safe to call from any goroutine.
+func (s *Server) TLSHandshakes() (ok, failed uint64) {
+	return s.handshakes[0].Load(), s.handshakes[1].Load()
 }

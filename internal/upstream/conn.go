@@ -14,6 +14,7 @@ type Conn struct {
 	inst   *Instance
 	R      *http1.Reader // buffered reader over this connection
 	Reused bool          // taken from the idle pool rather than freshly dialled
+	Dialed time.Duration // how long opening it took (TLS handshake included); for connection-time metrics
 
 	idleSince time.Time
 }

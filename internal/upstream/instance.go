@@ -151,11 +151,12 @@ func (in *Instance) Get(ctx context.Context, connect time.Duration) (*Conn, erro
 // request never reached the upstream). Dial works on a closed instance too: a request that picked the instance from
 // the snapshot a reload just replaced still completes, and Put closes its connection afterwards.
 func (in *Instance) Dial(ctx context.Context, connect time.Duration) (*Conn, error) {
+	start := in.now()
 	nc, err := in.connect(ctx, connect)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{Conn: deadline.Conn{Conn: nc}, inst: in}
+	c := &Conn{Conn: deadline.Conn{Conn: nc}, inst: in, Dialed: in.now().Sub(start)}
 	c.R = http1.NewReader(&c.Conn, in.opts.ReadBufferSize)
 	return c, nil
 }
