@@ -17,7 +17,7 @@ func TestConvertCommand(t *testing.T) {
 		}
 	}
 	must(good, "events {}\nhttp { server { listen 127.0.0.1:8080; location / { proxy_pass http://127.0.0.1:9001; } } }\n")
-	must(bad, "http {\n server { listen 8080; location / { error_page 404 /x; return 200; } } }\n")
+	must(bad, "http {\n server { listen 8080; location / { auth_basic x; return 200; } } }\n")
 	tests := []struct {
 		name      string
 		args      []string
@@ -25,7 +25,7 @@ func TestConvertCommand(t *testing.T) {
 		out, errs string
 	}{
 		{"convert ok", []string{"convert", good}, 0, `service: 127-0-0-1-9001`, "warning: ignored: events"},
-		{"convert error", []string{"convert", bad}, 1, "", "bad.conf:2:37: error: not supported yet: error_page"},
+		{"convert error", []string{"convert", bad}, 1, "", "bad.conf:2:37: error: not supported yet: auth_basic"},
 		{"validate nginx", []string{"validate", good}, 0, "ok", ""},
 		{"validate forced native", []string{"validate", "--format", "native", good}, 1, "", "error"},
 		{"bad format", []string{"validate", "--format", "xml", good}, 2, "", "unknown config format"},

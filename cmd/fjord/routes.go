@@ -56,7 +56,8 @@ func sideNote(r admin.RouteStatus) string {
 	return b.String()
 }
 
-// writeMigration prints, per prefix route, the share of its requests each service got.
+// writeMigration prints, per prefix route that has had requests, the share of its requests each service got. A
+// canary route's shares count since the canary started; its current split (the guard window's) follows as "now".
 func writeMigration(w io.Writer, routes []admin.RouteStatus, mono string) {
 	if mono == "" {
 		for _, r := range routes {
@@ -82,6 +83,9 @@ func writeMigration(w io.Writer, routes []admin.RouteStatus, mono string) {
 			by[r.Service] = r.Traffic.Requests
 			n = r.Traffic.Requests
 		}
+		if n == 0 {
+			continue
+		}
 		total += n
 		toMono += by[mono]
 		var parts []string
@@ -94,7 +98,11 @@ func writeMigration(w io.Writer, routes []admin.RouteStatus, mono string) {
 		if len(parts) == 0 {
 			parts = []string{"-"}
 		}
-		fmt.Fprintf(w, "%-16s %9d  %-9s %s\n", prefix, n, share(by[mono], n), strings.Join(parts, ", "))
+		now := ""
+		if c := r.Canary; c != nil && c.Old.WindowRequests+c.New.WindowRequests > 0 {
+			now = fmt.Sprintf("  (now %s %s)", c.New.Service, share(c.New.WindowRequests, c.Old.WindowRequests+c.New.WindowRequests))
+		}
+		fmt.Fprintf(w, "%-16s %9d  %-9s %s\n", prefix, n, share(by[mono], n), strings.Join(parts, ", ")+now)
 	}
 	fmt.Fprintf(w, "%-16s %9d  %-9s (monolith: %s)\n", "all", total, share(toMono, total), mono)
 }
@@ -104,4 +112,23 @@ func share(k, n uint64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", float64(k)*100/float64(n))
+}
+
+// migrationNotes describes a route's canary and shadow for `fjord status`, a line each: the canary's weight and
+// requests per side, rolled back with the guard's reason, and the shadow's match rate.
+func migrationNotes(r admin.RouteStatus) []string {
+	var out []string
+	if c := r.Canary; c != nil {
+		line := fmt.Sprintf("canary %g%% -> %s (%d requests to %s, %d to %s)", c.Weight, c.Service, c.Old.Requests,
+			c.Old.Service, c.New.Requests, c.New.Service)
+		if c.RolledBack {
+			line += " ROLLED BACK: " + c.Reason
+		}
+		out = append(out, line)
+	}
+	if s := r.Shadow; s != nil {
+		out = append(out, fmt.Sprintf("shadow -> %s (%d mirrored, %s match, %d mismatch, %d errors, %d dropped)",
+			s.Service, s.Mirrored, share(s.Match, s.Match+s.Mismatch), s.Mismatch, s.Errors, s.Dropped))
+	}
+	return out
 }

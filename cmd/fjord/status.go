@@ -83,6 +83,24 @@ func printStatus(w io.Writer, st *admin.Status) {
 		}
 	}
 	_ = tw.Flush()
+	printMigration(w, st.Routes)
+}
+
+// printMigration lists the routes with a canary or a shadow (docs/migration.md), one line each.
+func printMigration(w io.Writer, routes []admin.RouteStatus) {
+	first := true
+	for _, r := range routes {
+		if r.Canary == nil && r.Shadow == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintf(w, "\nMIGRATION\n")
+			first = false
+		}
+		for _, line := range migrationNotes(r) {
+			fmt.Fprintf(w, "  %-16s %s\n", r.Name, line)
+		}
+	}
 }
 
 func instanceNote(in admin.InstanceStatus, now time.Time) string {

@@ -99,6 +99,10 @@ type App struct {
 	// AdminToken, when set, is the admin API's bearer token, whatever the config's admin.token says.
 	AdminToken string
 	ops        adminOps // admin API state: drains, reload requests, config version (admin_api.go)
+
+	// CertPoll is how often TLS certificate and key files are checked for changes (certs.go); 0 = 5s.
+	CertPoll time.Duration
+	certs    certWatch
 }
 
 type retiredSink struct {
@@ -178,10 +182,15 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	if a.Ready != nil {
 		a.Ready(a.addrs())
 	}
+	a.certs.changed(b.Config) // the files as they were loaded
+	certTick := time.NewTicker(a.certPoll())
+	defer certTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return a.shutdown()
+		case <-certTick.C:
+			a.pollCerts()
 		case <-reload:
 			a.reloadAndReport()
 		case done := <-a.ops.reloadReq:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/config"
 	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/proxy"
@@ -41,6 +42,9 @@ type Built struct {
 	maps map[string]*proxy.Map
 	// sides are the routes' canaries and shadow mirrors (canary.go, shadow.go).
 	sides sides
+	// serverCompress is server.compression compiled, shared by the routes without their own (build_compress.go).
+	serverCompress     *compress.Policy
+	serverCompressDone bool
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and
@@ -113,6 +117,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	}
 	b.Proxy = &proxy.Config{
 		RealIP:     realIP,
+		ErrorPages: compileErrorPages(cfg.Server.ErrorPages, &diags),
 		Routes:     table,
 		ByListener: byListener,
 		Client: proxy.ClientLimits{
@@ -124,6 +129,9 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 			MaxConnectionsPerIP: cfg.Server.MaxConnectionsPerIP,
 		},
 		Engine: engineOf(cfg.Server.Engine),
+	}
+	if r := cfg.Server.MinBodyRate; r != nil {
+		b.Proxy.Client.MinBodyRate, b.Proxy.Client.MinBodyRateWindow = int64(r.Bytes), r.Window.Duration
 	}
 	return b, diags
 }
@@ -374,6 +382,7 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 	pr := &proxy.Route{Name: r.Name, Stats: carry(b.routeStats, prevStats(prev).route, r.Name)}
 	pr.RateLimit = b.compileRateLimit(r, prev)
 	pr.Access = compileAccess(cfg, r, diags)
+	pr.ErrorPages = compileRouteErrorPages(r, diags)
 	if r.Return != nil {
 		pr.Return = compileReturn(r, b.templateEnv(r), diags)
 		return rr, pr
@@ -416,8 +425,10 @@ func (b *Built) compileRoute(cfg *config.Config, r *config.Route, prev *Built, d
 		pr.Host = proxy.HostTemplate
 		pr.HostValue = compileTemplate(h, r.Rewrite.At("host"), r.Name, b.templateEnv(r), diags)
 	}
+	pr.RewriteLocation = compileLocationRewrite(cfg, r, diags)
 	pr.Request = compileHeaderOps(&r.RequestHeaders, r.Name, b.templateEnv(r), diags)
 	pr.Response = compileHeaderOps(&r.ResponseHeaders, r.Name, b.templateEnv(r), diags)
+	pr.Compress = b.compileCompression(cfg, r, diags)
 	if r.Shadow != nil {
 		b.compileShadow(r, pr, prev)
 	}

@@ -41,14 +41,14 @@ func (o *demoOut) String() string {
 	return o.buf.String()
 }
 
-// startDemo runs app.RunDemo on a loopback port until the test ends and returns the gateway's address.
+// startDemo runs the demo (admin interface on a free port) on a loopback port until the test ends and returns the gateway's address.
 func startDemo(t *testing.T) (addr string, out *demoOut, logs *logBuf) {
 	t.Helper()
 	out, logs = &demoOut{ready: make(chan string, 1)}, &logBuf{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.RunDemo(ctx, "127.0.0.1:0", "test", out, slog.New(slog.NewTextHandler(logs, nil)), nil)
+		done <- app.RunDemoAdmin(ctx, "127.0.0.1:0", "127.0.0.1:0", "test", out, slog.New(slog.NewTextHandler(logs, nil)), nil)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestMetrics: requests are counted per route, method and status class, survive a reload, and the instance states
@@ -61,6 +65,26 @@ routes:
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The whole exposition must parse as Prometheus text, and the histograms must be consistent.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	for _, name := range []string{"fjord_request_duration_seconds", "fjord_upstream_header_duration_seconds",
+		"fjord_upstream_connect_duration_seconds"} {
+		f := fams[name]
+		if f == nil || f.GetType() != dto.MetricType_HISTOGRAM {
+			t.Errorf("%s: missing or not a histogram", name)
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			h := m.GetHistogram()
+			if b := h.GetBucket(); len(b) == 0 || b[len(b)-1].GetCumulativeCount() > h.GetSampleCount() {
+				t.Errorf("%s: buckets %v inconsistent with count %d", name, b, h.GetSampleCount())
+			}
 		}
 	}
 	if t.Failed() {

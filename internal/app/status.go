@@ -161,6 +161,7 @@ func (a *App) metricsHandler() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		metrics.NewCollector(a.metricsSnapshot),
 		newAdminCollector(a),
+		newMigrationCollector(a),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})
 }

@@ -101,11 +101,11 @@ type ServiceResult struct {
 	Down      int // instances whose state is neither healthy nor warming, nor drained by an operator
 	// Drained counts instances an operator drained ("draining" or "drained"): taken out on purpose, so they are
 	// not down; the down thresholds apply to the instances left in rotation.
-	Drained int
-	WarnDown  int // WarnDown and CritDown are the thresholds as instance counts for this service
-	CritDown  int
-	State     State
-	Reasons   []string // why State is not OK, e.g. "cart 7.1% errors >= 5%"
+	Drained  int
+	WarnDown int // WarnDown and CritDown are the thresholds as instance counts for this service
+	CritDown int
+	State    State
+	Reasons  []string // why State is not OK, e.g. "cart 7.1% errors >= 5%"
 }
 
 // Result is the verdict over all the services checked.

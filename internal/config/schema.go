@@ -201,6 +201,14 @@ type Server struct {
 	TrustedProxies  []string `yaml:"trusted_proxies"`
 	RealIPHeader    string   `yaml:"real_ip_header"`
 	RealIPRecursive *bool    `yaml:"real_ip_recursive"`
+	// ErrorPages replace fjord's built-in error answers for routes without their own and for requests no route
+	// matches (schema_errorpage.go).
+	ErrorPages []ErrorPage `yaml:"error_pages"`
+
+	// Compression is the response compression of routes that have none of their own; nil: off (schema_edge.go).
+	Compression *Compression `yaml:"compression"`
+	// MinBodyRate cuts request bodies that arrive slower than Bytes per Window; nil: off.
+	MinBodyRate *BodyRate `yaml:"min_body_rate"`
 }
 
 // Service is a named group of upstream instances.
@@ -362,6 +370,14 @@ type Route struct {
 	Captures string `yaml:"captures"`
 	// Access, when written (Has("access")), replaces server.access for this route; an empty list allows all.
 	Access []string `yaml:"access"`
+	// ErrorPages, when written (Has("error_pages")), replace server.error_pages for this route (schema_errorpage.go).
+	ErrorPages []ErrorPage `yaml:"error_pages"`
+	// RewriteLocation is "auto" (upstream redirects that point at the upstream are rewritten to the client-visible
+	// URL, nginx's proxy_redirect default) or "off" (default); LocationRewrites are explicit rules tried after it.
+	RewriteLocation  string            `yaml:"rewrite_location"`
+	LocationRewrites []LocationRewrite `yaml:"location_rewrites"`
+	// Compression replaces server.compression for this route; nil: the server's.
+	Compression *Compression `yaml:"compression"`
 }
 
 // RateLimit is a token bucket per key: Rate ("100/s", "600/m") refills it, Burst (default: the rate's count) is its

@@ -40,6 +40,7 @@ func (v *validator) config(c *Config) {
 	}
 	v.listeners(c)
 	v.access(c)
+	v.errorPages(c)
 	v.accessLog(&c.AccessLog)
 	v.server(&c.Server)
 	for _, name := range c.ServiceNames() {
@@ -175,6 +176,8 @@ func (v *validator) server(s *Server) {
 		v.diags.Errorf(s.At("max_header_bytes"), "max_header_bytes must be between 4096 and 1048576, got %d", s.MaxHeaderBytes)
 	}
 	v.maxBodyBytes(s.Positions, s.MaxBodyBytes)
+	v.compression(s.Compression, "server")
+	v.bodyRate(s.MinBodyRate)
 	switch s.Engine {
 	case "", "loop", "goroutines":
 	default:

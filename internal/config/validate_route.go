@@ -86,6 +86,7 @@ func (v *validator) routeListeners(c *Config, r *Route) {
 // target checks what a route does: proxy to a known service or answer
 // directly, never both or neither.
 func (v *validator) target(c *Config, r *Route) {
+	v.compression(r.Compression, "route "+strconv.Quote(r.Name))
 	switch {
 	case r.Static != nil:
 		v.static(c, r)

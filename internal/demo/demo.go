@@ -18,6 +18,9 @@
 //	/<svc>/echo          streams the request body back as it arrives, same Content-Type
 //	/<svc>/headers       answers with all request headers (plus "Host") as a JSON object
 //
+// The monolith and wishlist services also serve the Wishlist module at WishlistPrefix (wishlist.go), each in its
+// own way, so that a gateway can shadow and canary one against the other.
+//
 // # Chaos
 //
 // Each instance can be told to misbehave, to show how the gateway contains a

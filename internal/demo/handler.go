@@ -35,6 +35,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.chaos != nil && h.chaos.misbehave(w, r, h.inst) {
 		return
 	}
+	if h.isWishlist(r) {
+		h.wishlist(w, r)
+		return
+	}
 	// Behaviours live under the service's own prefix so a gateway route
 	// like /auth/ reaches them without rewriting; other paths just echo info.
 	rest, ok := strings.CutPrefix(r.URL.Path, "/"+h.inst.Service+"/")

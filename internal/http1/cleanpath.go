@@ -8,6 +8,8 @@ package http1
 //     upper-case hex ("%2f" is not decoded, "%3a" becomes "%3A");
 //   - "." and ".." segments are resolved (after decoding, so "%2e%2E" is ".."), repeated slashes are merged, and a
 //     trailing slash is kept ("/a/b/.." is "/a/");
+//   - a segment that some backend reads as a dot segment ("..;x", "a\..", also with %3B and %5C) is refused (see
+//     hidesDotSegment);
 //   - "*" (OPTIONS *) is returned as is.
 //
 // It returns an *Error with Status 400, and dst unchanged, for: a path not starting with '/'; a byte outside
@@ -47,6 +49,8 @@ func AppendCleanPath(dst, path []byte) ([]byte, error) {
 				return dst[:base], newError(400, "path: '..' above root")
 			}
 			out = out[:lastSlash(out[:len(out)-1], base)+1]
+		case hidesDotSegment(seg):
+			return dst[:base], newError(400, `path: dot segment behind ';' or '\'`)
 		case !last:
 			out = append(out, '/')
 		}
@@ -89,6 +93,46 @@ func appendSegment(out, path []byte, i int) ([]byte, int, *Error) {
 		i += 2
 	}
 	return out, i, nil
+}
+
+// hidesDotSegment reports whether a decoded segment other than "." and ".." is read as one by some backend: Tomcat
+// and other servlet containers drop path parameters (";x", also "%3B"), so "..;x" climbs like ".."; Windows
+// servers (IIS, and many file-serving frameworks) split at '\' (also "%5C"), so "a\..\b" climbs too. Such a
+// segment is refused rather than rewritten: no client needs it, and a route matched on it would not be the route
+// of the path the backend resolves. Escapes in seg are already upper-case (appendSegment).
+func hidesDotSegment(seg []byte) bool {
+	start := 0
+	for j := 0; j <= len(seg); j++ {
+		width := 0 // of the separator at j; the end of seg counts as one
+		switch {
+		case j == len(seg), seg[j] == '\\':
+			width = 1
+		case seg[j] == '%' && j+2 < len(seg) && seg[j+1] == '5' && seg[j+2] == 'C':
+			width = 3
+		default:
+			continue
+		}
+		if isDots(beforeParams(seg[start:j])) {
+			return true
+		}
+		j += width - 1
+		start = j + 1
+	}
+	return false
+}
+
+// beforeParams cuts a segment piece at its first ';' (raw or "%3B").
+func beforeParams(p []byte) []byte {
+	for j := 0; j < len(p); j++ {
+		if p[j] == ';' || p[j] == '%' && j+2 < len(p) && p[j+1] == '3' && p[j+2] == 'B' {
+			return p[:j]
+		}
+	}
+	return p
+}
+
+func isDots(p []byte) bool {
+	return len(p) == 1 && p[0] == '.' || len(p) == 2 && p[0] == '.' && p[1] == '.'
 }
 
 // lastSlash returns the index of the last '/' in b at or after base; b[base] is always '/'.

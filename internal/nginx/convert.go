@@ -106,6 +106,8 @@ type converter struct {
 	idle            string // server.idle_timeout from keepalive_timeout
 	readHead        string // server.read_header_timeout from client_header_timeout
 	httpPos         Pos
+	serverInfos     []*serverInfo        // every server block, in order (their error pages)
+	serverPages     []nativePage         // server.error_pages: the first server's error_page, for requests no route matches
 	httpDir         *Directive           // the http block: its types and default_type apply to static locations
 	maps            map[string]*nginxMap // by variable name, lower case
 	reqZones        map[string]*reqZone  // limit_req_zone by zone name
@@ -169,11 +171,11 @@ var nginxOnly = map[string]bool{
 // notYet are features of the proxy subset that later fjord versions add;
 // until then a config using them is refused rather than run differently.
 var notYet = map[string]bool{
-	"error_page": true, "if": true, "set": true,
+	"if": true, "set": true,
 	"auth_basic": true, "auth_basic_user_file": true, "auth_request": true, "proxy_cache": true,
 	"proxy_cache_path": true, "fastcgi_pass": true, "uwsgi_pass": true, "scgi_pass": true, "proxy_ssl_verify": true, "sub_filter": true, "stream": true,
 	"mail": true, "proxy_pass_request_headers": true, "proxy_pass_request_body": true, "proxy_method": true,
-	"proxy_set_body": true, "proxy_intercept_errors": true,
+	"proxy_set_body":              true,
 	"proxy_next_upstream_timeout": true, "proxy_ignore_headers": true, "proxy_cookie_domain": true,
 	"proxy_cookie_path": true, "proxy_bind": true, "internal": true, "expires": true, "return_code": true,
 }

@@ -17,6 +17,7 @@ func (c *converter) finish() {
 	c.buildTLS()
 	c.mergeDualStack()
 	c.checkProxyProtocol()
+	c.resolveErrorPages()
 }
 
 // mergeDualStack turns listeners on 0.0.0.0:P and [::]:P into one on :P: Go
@@ -117,8 +118,11 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 			w.printf(c.accessLog.pos, "  path: %s", q(c.accessLog.path))
 		}
 	}
-	if c.idle != "" || c.readHead != "" || c.connPerIP != 0 || len(c.realIP.from) > 0 {
+	if c.idle != "" || c.readHead != "" || c.connPerIP != 0 || len(c.realIP.from) > 0 || c.serverPages != nil {
 		w.printf(Pos{}, "server:")
+		if c.serverPages != nil {
+			emitPages(w, "  ", c.serverPages)
+		}
 		c.emitRealIP(w)
 		if c.connPerIP != 0 {
 			w.printf(Pos{}, "  max_connections_per_ip: %d", c.connPerIP)
@@ -141,7 +145,7 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 	c.emitMaps(w)
 	w.printf(Pos{}, "routes:")
 	for _, r := range c.routes {
-		emitRoute(w, r)
+		c.emitRoute(w, r)
 	}
 	return []byte(w.b.String()), w.src
 }
@@ -189,7 +193,7 @@ func (c *converter) emitService(w *yamlWriter, s *service) {
 	}
 }
 
-func emitRoute(w *yamlWriter, r *route) {
+func (c *converter) emitRoute(w *yamlWriter, r *route) {
 	p := r.pos
 	w.printf(p, "  - name: %s", q(r.name))
 	w.printf(p, "    match:")
@@ -216,6 +220,7 @@ func emitRoute(w *yamlWriter, r *route) {
 		return
 	}
 	emitAccess(w, r)
+	emitRoutePages(w, r, c.serverPages != nil)
 	if r.static != nil {
 		emitStatic(w, r)
 		return
@@ -248,6 +253,7 @@ func emitRoute(w *yamlWriter, r *route) {
 		}
 		w.printf(p, "    timeouts: {%s}", strings.Join(parts, ", "))
 	}
+	emitRedirects(w, r)
 	w.printf(p, "    max_body_bytes: %d", r.maxBody)
 	if r.rate != "" {
 		w.printf(p, "    rate_limit: {key: %s, rate: %s, burst: %d}", q(r.rateKey), q(r.rate), r.burst)

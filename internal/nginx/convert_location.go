@@ -53,7 +53,7 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 	if !ok {
 		return
 	}
-	r.access = sc.access
+	r.access, r.errDecls = sc.access, sc.errorPages
 	switch {
 	case rw != nil:
 		c.rewrittenLocation(rw, l, r, pass, ret, sc, si)
@@ -303,6 +303,7 @@ func (c *converter) proxyRoute(r *route, pass *Directive, sc *scope, si *serverI
 		}
 		r.strip, r.add = r.path, uri
 	}
+	c.proxyRedirects(r, sc, raw, hasURI)
 	return c.proxyCommon(r, s, sc, si, pass.Pos, proxyHost)
 }
 

@@ -38,6 +38,10 @@ type scope struct {
 	grpc        grpcScope
 	access      []string // allow/deny rules as fjord writes them (array rule)
 	accessHere  bool
+	errorPages  []errorPageDecl // error_page (array rule); nil: none
+	errorHere   bool
+	redirects   []redirectRule // proxy_redirect (array rule); nil: never set, nginx's default
+	redirHere   bool
 }
 
 // clone returns a copy whose lists a child level may replace freely.
@@ -102,11 +106,11 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 	case "proxy_http_version", "proxy_buffering", "proxy_request_buffering":
 		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord streams requests and responses over HTTP/1.1", d.Name)
 	case "proxy_redirect":
-		if v := d.Values(); len(v) == 1 && (v[0] == "default" || v[0] == "off") {
-			c.diag(d.Pos, SeverityInfo, "proxy_redirect %s accepted: fjord does not rewrite Location headers", v[0])
-		} else {
-			c.diag(d.Pos, SeverityWarning, "ignored: proxy_redirect mapping (fjord does not rewrite Location headers)")
-		}
+		c.proxyRedirect(d, sc)
+	case "error_page":
+		c.errorPage(d, sc)
+	case "proxy_intercept_errors":
+		c.interceptErrors(d)
 	case "proxy_pass_header":
 		c.diag(d.Pos, SeverityInfo, "proxy_pass_header accepted: fjord passes every upstream response header")
 	default:
@@ -119,6 +123,7 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 // directive at that level replaces the inherited list instead of extending it.
 func (sc *scope) beginLevel() {
 	sc.setHere, sc.addHere, sc.hideHere, sc.reqHere, sc.accessHere = false, false, false, false, false
+	sc.errorHere, sc.redirHere = false, false
 	sc.tls.certHere, sc.tls.keyHere = false, false
 	sc.grpc.setHere = false
 }

@@ -59,6 +59,12 @@ type route struct {
 	// access is the allow/deny list in force (convert_access.go); nginx checks it after the rewrite phase, so
 	// return and redirect routes never carry it.
 	access []string
+	// si is the server the route belongs to; errDecls the error_page declarations in force (nil: none), resolved
+	// into errPages by resolveErrorPages; redirects is proxy_redirect as fjord's location_rewrites.
+	si        *serverInfo
+	errDecls  []errorPageDecl
+	errPages  []nativePage
+	redirects [][2]string
 }
 
 // serverInfo is what the locations of one server block share.
@@ -71,6 +77,8 @@ type serverInfo struct {
 	// the server's own routes, because nginx tries a nested regex before the
 	// regexes of the enclosing level.
 	nestedAt int
+	// errDecls are the server's error_page declarations, which fjord applies to requests no location matches.
+	errDecls []errorPageDecl
 }
 
 // server converts a server block into listeners and routes.
@@ -132,6 +140,8 @@ func (c *converter) server(d *Directive, sc *scope) {
 		}
 		return
 	}
+	si.errDecls = sc.errorPages
+	c.serverInfos = append(c.serverInfos, si)
 	for _, l := range d.Find("location") {
 		c.location(l, sc.clone(), si, nil, static)
 	}
@@ -263,6 +273,7 @@ func (c *converter) serverName(a Arg) []string {
 // addRoute names r, attaches it to the server's listeners and hosts, and adds
 // a copy without hosts on the listeners whose default server this is.
 func (c *converter) addRoute(r *route, si *serverInfo) {
+	r.si = si
 	var all, dflt []string
 	start := len(c.routes)
 	for _, ln := range si.listeners {

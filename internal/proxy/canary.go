@@ -35,6 +35,9 @@ const (
 func (rt *Route) WithCanary(svc *Service, state *canary.Canary, from StickySource, name string) *Route {
 	alt := *rt
 	alt.Service, alt.Canary = svc, nil
+	if alt.Shadow != nil && alt.Shadow.ServiceName() == svc.Name {
+		alt.Shadow = nil // requests the canary already sends to the shadow's service are not mirrored to it again
+	}
 	out := *rt
 	out.Canary = &Canary{State: state, Route: &alt, Sticky: from, StickyName: name}
 	return &out

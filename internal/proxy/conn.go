@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/deadline"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/ratelimit"
@@ -75,6 +76,11 @@ type conn struct {
 	climit     chunkLimiter // cuts a chunked request body at its route's MaxBodyBytes
 	tr         traceState   // the request's trace context when Config.Tracer is set (see trace.go)
 	retries    int          // retries the goroutine engine made for the current request (the loop's are in lc.rs)
+	// renc and rvary tell appendResponseHead how the response being relayed is encoded (compress.go); set only
+	// around that call.
+	renc  compress.Encoding
+	rvary bool
+	brate rateReader // the body's source while ClientLimits.MinBodyRate is enforced (bodyrate.go)
 
 	// up is the upstream connection of the exchange in progress, so that a forced Shutdown can close it too: a
 	// request blocked reading the upstream (waiting for a response head) does not notice its client conn closing.

@@ -79,13 +79,16 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// writeError answers the request with a short body naming the problem (JSON when the client accepts JSON) and
-// reports whether the connection stays open.
+// writeError answers the request with a short body naming the problem (JSON when the client accepts JSON), or with
+// the error page configured for the status (errorpage.go), and reports whether the connection stays open.
 func (c *conn) writeError(status int, reason string, closeAfter bool) bool {
 	closeAfter = closeAfter || c.req.Close
 	c.log.Status = status
 	if c.log.Reason == "" {
 		c.log.Reason = reason
+	}
+	if p := c.errorPage(status); p != nil {
+		return c.writeErrorPage(status, p, closeAfter)
 	}
 	var body []byte
 	accept, _ := c.req.Header("Accept")

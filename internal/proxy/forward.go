@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/limit"
 	"github.com/fjord-gw/fjord/internal/upstream"
@@ -362,7 +363,8 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 	}
 	var err error
-	if dst, src, ok := spliceable(uc.Conn.Conn, c.nc); ok && c.req.Framing == http1.FramingLength && c.req.ContentLength >= spliceMin {
+	slow := cfg.Client.MinBodyRate > 0 // splice cannot count the rate: such bodies take the copy path
+	if dst, src, ok := spliceable(uc.Conn.Conn, c.nc); ok && !slow && c.req.Framing == http1.FramingLength && c.req.ContentLength >= spliceMin {
 		err = c.spliceRequestBody(dst, src, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
 	} else {
 		var dst io.Writer = uc
@@ -371,7 +373,14 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 			dst = &c.climit
 		}
 		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
+		if slow {
+			c.brate.reset(&c.dc, cfg.Client.MinBodyRate, cfg.Client.MinBodyRateWindow)
+			c.r.SetSource(&c.brate)
+		}
 		_, err = http1.CopyBody(dst, c.r, c.req.Framing, c.req.ContentLength, c.req.Framing, c.bodyBuf())
+		if slow {
+			c.r.SetSource(&c.dc)
+		}
 		_ = c.dc.Clear()
 	}
 	if err == nil {
@@ -380,6 +389,9 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 	_ = uc.Close()
 	if errors.Is(err, errBodyTooLarge) {
 		return false, c.refuseBody(rt)
+	}
+	if errors.Is(err, errBodyTooSlow) {
+		return false, c.bodyTooSlow(rt, cfg.Client.MinBodyRate, cfg.Client.MinBodyRateWindow)
 	}
 	var se *http1.SourceError
 	if errors.As(err, &se) {
@@ -421,6 +433,11 @@ func (c *conn) responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 
 // responseHeaderDeadline is conn.responseHeaderDeadline for any protocol's request path.
 func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
+	return headerDeadlineFrom(rt, hard, time.Now())
+}
+
+// headerDeadlineFrom is responseHeaderDeadline for a request sent at now.
+func headerDeadlineFrom(rt *Route, hard, now time.Time) time.Time {
 	rh := rt.Service.Retry.PerTryTimeout
 	if rh <= 0 {
 		rh = rt.Timeouts.ResponseHeader
@@ -428,7 +445,7 @@ func responseHeaderDeadline(rt *Route, hard time.Time) time.Time {
 	if rh <= 0 {
 		rh = 60 * time.Second
 	}
-	d := time.Now().Add(rh)
+	d := now.Add(rh)
 	if !hard.IsZero() && hard.Before(d) {
 		d = hard
 	}
@@ -471,11 +488,12 @@ func (c *conn) relayResponse(cfg *Config, rt *Route, uc *upstream.Conn, hard tim
 
 // relay is a response whose head went to the client and whose body is still to come.
 type relay struct {
-	uc         *upstream.Conn // nil once the upstream's part is over and the connection was released
-	out        http1.Framing  // framing towards the client
-	remaining  int64          // body bytes still to come with FramingLength; -1 for other framings
-	reusable   bool           // the upstream connection can be pooled once the body is read
-	closeAfter bool           // the client connection closes after this response
+	uc         *upstream.Conn    // nil once the upstream's part is over and the connection was released
+	out        http1.Framing     // framing towards the client
+	remaining  int64             // body bytes still to come with FramingLength; -1 for other framings
+	reusable   bool              // the upstream connection can be pooled once the body is read
+	closeAfter bool              // the client connection closes after this response
+	enc        compress.Encoding // the body is compressed with enc on its way (compress.go); None: as is
 }
 
 // relayHead sends the response head to the client, with as much of the body as is buffered, in one write; the
@@ -501,18 +519,33 @@ func (c *conn) relayHead(rt *Route, uc *upstream.Conn) (relay, bool) {
 			rl.closeAfter = true
 		}
 	}
+	if rt.Compress != nil {
+		c.renc, c.rvary = c.chooseEncoding(rt)
+		rl.enc = c.renc
+		if rl.enc != compress.None && c.req.Minor == 1 {
+			rl.out = http1.FramingChunked // the compressed length is known only at the end
+		} else if rl.enc != compress.None {
+			rl.out, rl.closeAfter = http1.FramingUntilClose, true
+		}
+	}
 	b := c.appendResponseHead(c.wbuf[:0], rt, rl.out, rl.closeAfter)
+	c.renc, c.rvary = compress.None, false
 	c.log.Status = resp.Status
 	uc.R.Discard(resp.HeadLen)
-	switch resp.Framing {
-	case http1.FramingLength:
+	switch {
+	case rl.enc != compress.None: // the whole body goes through the encoder
+		rl.remaining = resp.ContentLength
+		if resp.Framing != http1.FramingLength {
+			rl.remaining = -1
+		}
+	case resp.Framing == http1.FramingLength:
 		buf := uc.R.Buffered()
 		n := min(int64(len(buf)), resp.ContentLength, int64(cap(b)-len(b)))
 		b = append(b, buf[:n]...)
 		uc.R.Discard(int(n))
 		rl.remaining = resp.ContentLength - n
 		c.log.BytesSent = n
-	case http1.FramingNone:
+	case resp.Framing == http1.FramingNone:
 	default:
 		rl.remaining = -1
 	}
@@ -537,7 +570,12 @@ func (c *conn) relayBody(cfg *Config, rt *Route, rl *relay, hard time.Time) bool
 	uc, resp := rl.uc, &c.resp
 	var n int64
 	var err error
-	if dst, src, ok := spliceable(c.nc, uc.Conn.Conn); ok && rl.out == http1.FramingLength && resp.Framing == http1.FramingLength &&
+	if rl.enc != compress.None {
+		_ = uc.Set(rt.Timeouts.Idle, hard)
+		_ = c.dc.Set(cfg.Client.BodyIdleTimeout, hard)
+		n, err = c.compressBody(rt, rl)
+		_ = c.dc.Clear()
+	} else if dst, src, ok := spliceable(c.nc, uc.Conn.Conn); ok && rl.out == http1.FramingLength && resp.Framing == http1.FramingLength &&
 		rl.remaining >= spliceMin && len(uc.R.Buffered()) == 0 {
 		n, err = splice(dst, src, rl.remaining, minPositive(rt.Timeouts.Idle, cfg.Client.BodyIdleTimeout), hard)
 		_ = c.nc.SetWriteDeadline(time.Time{})

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -121,7 +122,7 @@ func (c *conn) appendTraceparent(b []byte) []byte {
 		return c.appendOwnTraceparent(b)
 	}
 	b = append(b, "traceparent: 00-"...)
-	if id := c.requestID; len(id) == 32 && isLowerHex(id) && &id[0] == &c.ridb[0] {
+	if id := c.requestID; len(id) == 32 && &id[0] == &c.ridb[0] { // fjord's own id: 32 lower-case hex digits
 		b = append(b, id...)
 	} else {
 		b = appendHex64(b, rand.Uint64())
@@ -134,19 +135,12 @@ func (c *conn) appendTraceparent(b []byte) []byte {
 
 func appendHex64(b []byte, v uint64) []byte {
 	const hex = "0123456789abcdef"
-	for i := 60; i >= 0; i -= 4 {
-		b = append(b, hex[v>>uint(i)&0xf])
+	var d [16]byte // filled in place, then appended once: one capacity check instead of sixteen
+	for i := 15; i >= 0; i-- {
+		d[i] = hex[v&0xf]
+		v >>= 4
 	}
-	return b
-}
-
-func isLowerHex(b []byte) bool {
-	for _, x := range b {
-		if (x < '0' || x > '9') && (x < 'a' || x > 'f') {
-			return false
-		}
-	}
-	return true
+	return append(b, d[:]...)
 }
 
 // appendPriorXFF writes the client's X-Forwarded-For values followed by ", ".
@@ -184,8 +178,9 @@ func (c *conn) appendUpstreamPath(b []byte, rt *Route) []byte {
 	return append(b, p...)
 }
 
-// appendResponseHead writes the response head for the client: the upstream's status and end-to-end headers, the
-// route's edits, framing as out, and the connection disposition.
+// appendResponseHead writes the response head for the client: the upstream's status and end-to-end headers (Location
+// and Refresh rewritten by the route's RewriteLocation, see location.go), the route's edits, framing as out, and the
+// connection disposition.
 func (c *conn) appendResponseHead(b []byte, rt *Route, out http1.Framing, closeAfter bool) []byte {
 	resp := &c.resp
 	ops := &rt.Response
@@ -212,9 +207,23 @@ func (c *conn) appendResponseHead(b []byte, rt *Route, out http1.Framing, closeA
 		if len(ops.drop) > 0 && ops.drops(h.Name) {
 			continue
 		}
+		if rt.RewriteLocation != nil && isLocationHeader(h.Name) {
+			b = append(b, h.Name...)
+			b = append(b, ": "...)
+			b = rt.RewriteLocation.appendRewritten(b, h.Value, c.req.Host, isRefresh(h.Name))
+			b = append(b, "\r\n"...)
+			continue
+		}
+		if c.renc != compress.None && equalFold(h.Name, "etag") {
+			b = appendWeakETag(b, h)
+			continue
+		}
 		b = appendRaw(b, h)
 	}
 	b = ops.appendOps(b, c)
+	if c.renc != compress.None || c.rvary {
+		b = appendCompressionHeaders(b, c.renc, c.rvary)
+	}
 	switch out {
 	case http1.FramingLength:
 		b = appendContentLength(b, resp.ContentLength)

@@ -139,11 +139,11 @@ func (l *loop) run() {
 // poll is the readiness callback of run: it drains the epoll set and returns false to park again (true to stop).
 func (l *loop) poll(uintptr) bool {
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events, 0)
+		n, err := pollNow(l.epfd, l.events)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
+		if err != 0 {
 			l.srv.log.Error("event loop: epoll_wait", "err", err)
 			return true
 		}
@@ -638,6 +638,13 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 		ptr = unsafe.Pointer(&p[0])
 	}
 	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
+// pollNow is epoll_wait with a zero timeout, which never blocks (see rawRead).
+func pollNow(epfd int, events []unix.EpollEvent) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
 	return int(n), e
 }
 

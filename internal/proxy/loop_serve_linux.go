@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -282,7 +283,7 @@ func (l *loop) send(c *conn, u *loopUp) {
 	c.lc.out, c.lc.sent = b, 0
 	c.lc.sentAt = time.Now()
 	c.lc.phase = lcSend
-	c.lc.deadline = responseHeaderDeadline(c.lc.rt, c.lc.hard).UnixNano()
+	c.lc.deadline = headerDeadlineFrom(c.lc.rt, c.lc.hard, c.lc.sentAt).UnixNano()
 	l.writeUp(c)
 }
 
@@ -401,7 +402,8 @@ func (l *loop) gotResponse(c *conn) {
 		l.finish(c, ok && !rl.closeAfter)
 		return
 	}
-	if rl.out == http1.FramingLength && c.resp.Framing == http1.FramingLength && rl.remaining < spliceMin {
+	// A compressed body (rl.enc) is never relayed here: compressing would stall the loop's other connections.
+	if rl.enc == compress.None && rl.out == http1.FramingLength && c.resp.Framing == http1.FramingLength && rl.remaining < spliceMin {
 		c.lc.rl = rl
 		c.lc.phase = lcBody
 		c.lc.deadline = l.now + int64(bodyIdle(rt, c.lc.cfg))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fjord-gw/fjord/internal/accesslog"
 	"github.com/fjord-gw/fjord/internal/acl"
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/limit"
 	"github.com/fjord-gw/fjord/internal/metrics"
 	"github.com/fjord-gw/fjord/internal/router"
@@ -35,6 +36,9 @@ type Config struct {
 	Engine Engine
 	// RealIP says which peers are believed about the client address (X-Forwarded-For, PROXY protocol).
 	RealIP RealIP
+	// ErrorPages replace the built-in error answers of requests whose route has none of its own, and of requests
+	// no route matched (errorpage.go); nil = built-in.
+	ErrorPages ErrorPages
 	// Tracer, when set, samples requests and exports a span for each sampled one; with it the traceparent sent
 	// upstream names fjord's span as the parent (see trace.go). nil = off: traceparent is started or passed on.
 	Tracer *tracing.Tracer
@@ -46,6 +50,10 @@ type ClientLimits struct {
 	IdleTimeout       time.Duration // keep-alive wait for the next request; default 60s
 	MaxHeaderBytes    int           // request head size limit; default 16 KiB
 	BodyIdleTimeout   time.Duration // max gap between body bytes from/to the client; default 60s
+	// MinBodyRate, when positive, is the fewest request-body bytes that must arrive in each MinBodyRateWindow
+	// (default 10s) of a streamed body; a slower body is cut with a 408 (bodyrate.go). 0 = off.
+	MinBodyRate       int64
+	MinBodyRateWindow time.Duration
 
 	// MaxConnections caps the open client connections of the server, all listeners together; MaxConnectionsPerIP
 	// caps those from one client address. 0 = unlimited (the engine's zero value; the config supplies the
@@ -67,6 +75,9 @@ func (l ClientLimits) withDefaults() ClientLimits {
 	}
 	if l.BodyIdleTimeout <= 0 {
 		l.BodyIdleTimeout = 60 * time.Second
+	}
+	if l.MinBodyRateWindow <= 0 {
+		l.MinBodyRateWindow = 10 * time.Second
 	}
 	return l
 }
@@ -199,6 +210,15 @@ type Route struct {
 	// Access, when non-nil, is the route's allow/deny list (the server-wide one is compiled into each route that
 	// has none of its own): a denied client address gets 403, checked after routing and before everything else.
 	Access *acl.List
+
+	// Compress, when non-nil, compresses eligible responses for clients that accept it (compress.go); nil: off.
+	Compress *compress.Policy
+
+	// ErrorPages, when non-nil, replace the built-in error answers of this route's requests (Config.ErrorPages are
+	// then not consulted: an empty map turns the server's pages off). RewriteLocation rewrites upstream redirects
+	// (head.go).
+	ErrorPages      ErrorPages
+	RewriteLocation *LocationRewrite
 }
 
 // HeaderOps edits headers: Remove drops incoming headers by name, Set replaces, Add appends. Build it with

@@ -318,3 +318,6 @@ func pickHeaders(hs []http1.Header, names []string) [][2]string {
 
 // PickHeaders is pickHeaders for the proxy's copy of the primary's response.
 func PickHeaders(hs []http1.Header, names []string) [][2]string { return pickHeaders(hs, names) }
+
+// ServiceName is the name of the service the mirror sends copies to.
+func (m *Mirror) ServiceName() string { return m.opts.Service }
