@@ -165,6 +165,16 @@ EOF
 }
 
 write_fjord() {
+	if ((FJORD_NGINX_CONF)); then
+		# fjord runs the very nginx.conf nginx runs (issue 3's target), on its own port: nginx's directives that
+		# only tune nginx are accepted with a notice.
+		local save=${PORT[nginx]:-}
+		PORT[nginx]=${PORT[fjord]}
+		write_nginx "$1"
+		PORT[nginx]=$save
+		mv "$1/nginx.conf" "$1/fjord.conf"
+		return
+	fi
 	local hc=""
 	((FEATURES)) && hc="    health_check: {path: /, interval: 1s}"
 	cat >"$1/fjord.yaml" <<EOF
@@ -201,7 +211,7 @@ start_proxy() {
 		;;
 	fjord)
 		start_server fjord "${PORT[fjord]}" "$PROXY_CPUS" "$LIFETIME" \
-			env GOMAXPROCS="$WORKERS" "$WORK/fjord" run -c "$dir/fjord.yaml"
+			env GOMAXPROCS="$WORKERS" "$WORK/fjord" run -c "$dir/$( ((FJORD_NGINX_CONF)) && echo fjord.conf || echo fjord.yaml)"
 		;;
 	esac
 	check_200 "$name" "${PORT[$name]}"

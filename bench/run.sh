@@ -22,6 +22,7 @@ usage: bench/run.sh [options]
   --load-threads N   wrk threads and upstream nginx workers (default 1)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
   --fjord-engine E   fjord's server.engine: loop (the default) or goroutines
+  --fjord-nginx-conf fjord runs the same nginx.conf as nginx (its nginx front end) instead of its own YAML
   --features         production features on: 50 routes, access log to a file (all three), health checks (fjord)
   --idle N           instead of a load test: hold N idle keep-alive connections (one request each) open
                      against each proxy and report its memory per connection
@@ -40,6 +41,7 @@ ROUNDS=3
 SIZE=64
 ONLY="fjord,nginx,haproxy"
 FJORD_ENGINE=""
+FJORD_NGINX_CONF=0
 PROXY_CPUS=1
 LOAD_CPUS=0
 WORKERS=1
@@ -77,6 +79,7 @@ parse_args() {
 		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
 		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
 		--fjord-engine) FJORD_ENGINE=${2:?--fjord-engine needs a value}; shift ;;
+		--fjord-nginx-conf) FJORD_NGINX_CONF=1 ;;
 		--idle) IDLE=${2:?--idle needs a value}; shift ;;
 		--features) FEATURES=1 ;;
 		--keep) KEEP=1 ;;

@@ -599,5 +599,7 @@ func sortedNames[V any](m map[string]V) []string {
 
 // Describe summarises a build for logs.
 func (b *Built) Describe() string {
-	return fmt.Sprintf("%d listeners, %d services, %d routes", len(b.Listeners), len(b.Services), b.Proxy.Routes.Len())
+	// The config's routes, not one table's: routes limited to listeners (every route of an nginx config) live in the
+	// per-listener tables.
+	return fmt.Sprintf("%d listeners, %d services, %d routes", len(b.Listeners), len(b.Services), len(b.Config.Routes))
 }
