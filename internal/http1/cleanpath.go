@@ -1,8 +1,8 @@
 package http1
 
-// AppendCleanPath appends to dst the normalized form of an origin-form path, for ROUTING decisions only (the proxy
-// forwards the path as received unless configured otherwise). Normalization, so that two spellings of one resource
-// cannot take different routes:
+// AppendCleanPath appends to dst the normalized form of an origin-form path. The proxy routes on it and forwards it
+// (so no upstream sees a path other than the one that was routed). Normalization, so that two spellings of one
+// resource cannot take different routes:
 //
 //   - percent-encoded unreserved characters (ALPHA DIGIT - . _ ~) are decoded; other escapes are kept with
 //     upper-case hex ("%2f" is not decoded, "%3a" becomes "%3A");
