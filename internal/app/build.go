@@ -98,7 +98,7 @@ func Compile(cfg *config.Config, prev *Built) (*Built, config.Diagnostics) {
 	// Without listener restrictions one table serves every listener. With them each listener gets its own table, and
 	// the shared one keeps only the unrestricted routes: checking restricted routes of different listeners against
 	// each other would report conflicts that no listener has.
-	idx := allRoutes(len(routes))
+	idx := matchable(cfg)
 	if restricted(cfg) {
 		idx = routesOf(cfg, "")
 	}
@@ -177,12 +177,14 @@ func restricted(cfg *config.Config) bool {
 	return false
 }
 
-// allRoutes and routesOf list the indices of the routes in a table: all of them (the table for listeners no route is
-// limited to), or those a listener serves.
-func allRoutes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
+// matchable and routesOf list the indices of the routes in a table: all that requests can match (the table for
+// listeners no route is limited to; internal routes are reached only as fallbacks), or those a listener serves.
+func matchable(cfg *config.Config) []int {
+	out := make([]int, 0, len(cfg.Routes))
+	for i := range cfg.Routes {
+		if !cfg.Routes[i].Internal {
+			out = append(out, i)
+		}
 	}
 	return out
 }
@@ -192,6 +194,9 @@ func routesOf(cfg *config.Config, listener string) []int {
 	var out []int
 	for i := range cfg.Routes {
 		ls := cfg.Routes[i].Match.Listeners
+		if cfg.Routes[i].Internal {
+			continue // reached only as a fallback, never matched
+		}
 		if len(ls) == 0 || slices.Contains(ls, listener) {
 			out = append(out, i)
 		}

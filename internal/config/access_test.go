@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestAccessConfig covers allow/deny lists, trusted proxies and PROXY-protocol listeners: good values load, bad
-// ones are reported at the offending element.
+// TestAccessConfig covers allow/deny lists, trusted proxies, PROXY-protocol listeners and internal routes: good values
+// load, bad ones are reported at the offending element.
 func TestAccessConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -30,6 +30,15 @@ func TestAccessConfig(t *testing.T) {
 			[]string{`c.yaml:3:33: error: trusted_proxies: address "lb.example": ParseAddr("lb.example"): unexpected character (at "lb.example")`}},
 		{"bad header", withOK(okListener, "server:", `  real_ip_header: "X Forwarded"`),
 			[]string{`c.yaml:3:19: error: real_ip_header must be a header name (e.g. "X-Forwarded-For") or "none", got "X Forwarded"`}},
+		{"internal route", doc(okListener, "services: {a: {instances: [\"127.0.0.1:9001\"], timeouts: {connect: 1s}}}",
+			`routes: [{service: a}, {name: fb, internal: true, service: a}]`), nil},
+		{"internal route with a match", doc(okListener, "services: {a: {instances: [\"127.0.0.1:9001\"], timeouts: {connect: 1s}}}",
+			`routes: [{service: a}, {name: fb, internal: true, service: a, match: {path_prefix: /x}}]`),
+			[]string{`c.yaml:3:70: error: route "fb": an internal route is never matched: remove its match`}},
+		{"internal route without a service", doc(okListener,
+			"services: {a: {instances: [\"127.0.0.1:9001\"], timeouts: {connect: 1s}}}",
+			`routes: [{service: a}, {name: fb, internal: true, return: {status: 204}}]`),
+			[]string{`c.yaml:3:45: error: route "fb": an internal route must have a service (it is only reached as a static route's fallback)`}},
 		{"proxy protocol without trusted proxies", withOK(`listeners: [{address: ":8080", proxy_protocol: true}]`),
 			[]string{`c.yaml:1:48: error: listener "listener-1" uses proxy_protocol but server.trusted_proxies is empty: every connection would be refused (list the load balancers' addresses)`}},
 	}

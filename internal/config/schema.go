@@ -147,6 +147,8 @@ type TLS struct {
 	Certificates []Certificate `yaml:"certificates,required"`
 	MinVersion   string        `yaml:"min_version"` // "1.2" (default) or "1.3"
 	Ciphers      []string      `yaml:"ciphers"`     // TLS 1.2 suites by Go name; nil: Go's defaults
+	// OCSPStapling fetches and staples OCSP responses for certificates whose leaf names a responder; nil: on.
+	OCSPStapling *bool `yaml:"ocsp_stapling"`
 }
 
 // Certificate is a PEM certificate chain and its private key. Relative paths
@@ -346,6 +348,9 @@ type Route struct {
 	Positions
 	Name           string    `yaml:"name"` // default "route-N", 1-based
 	Match          Match     `yaml:"match"`
+	// Internal routes are never matched by a request: only a static route's fallback reaches them (nginx's named
+	// locations, `try_files ... @name`). They take no match.
+	Internal bool `yaml:"internal"`
 	Service        string    `yaml:"service"` // empty when Return is set
 	Return         *Return   `yaml:"return"`  // nil when proxying
 	Static         *Static   `yaml:"static"`  // nil unless the route serves files

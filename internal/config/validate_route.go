@@ -20,6 +20,7 @@ func (v *validator) routes(c *Config) {
 			names[r.Name] = r.At("name")
 		}
 		v.target(c, r)
+		v.internal(r)
 		v.routeListeners(c, r)
 		v.match(&r.Match)
 		v.rewrite(r)
@@ -34,6 +35,19 @@ func (v *validator) routes(c *Config) {
 		if r.Timeouts.Total.Set || r.Timeouts.ResponseHeader.Set {
 			v.totalVsHeader(r.Timeouts.At("total"), c.RouteTimeouts(r))
 		}
+	}
+}
+
+// internal checks an internal route: it proxies (a fallback is forwarded) and has no match, which would never be used.
+func (v *validator) internal(r *Route) {
+	if !r.Internal {
+		return
+	}
+	if r.Service == "" {
+		v.diags.Errorf(r.At("internal"), "route %q: an internal route must have a service (it is only reached as a static route's fallback)", r.Name)
+	}
+	if len(r.Match.Keys) > 0 {
+		v.diags.Errorf(r.At("match"), "route %q: an internal route is never matched: remove its match", r.Name)
 	}
 }
 

@@ -196,14 +196,18 @@ func (c *converter) emitService(w *yamlWriter, s *service) {
 func (c *converter) emitRoute(w *yamlWriter, r *route) {
 	p := r.pos
 	w.printf(p, "  - name: %s", q(r.name))
-	w.printf(p, "    match:")
-	w.printf(p, "      listeners: [%s]", quoteAll(r.listeners))
-	if len(r.hosts) > 0 {
-		w.printf(p, "      hosts: [%s]", quoteAll(r.hosts))
-	}
-	w.printf(p, "      %s: %s", r.kind, q(r.path))
-	if r.prefixFirst {
-		w.printf(p, "      prefix_first: true")
+	if r.internal {
+		w.printf(p, "    internal: true  # named location %s: reached only as a try_files fallback", r.named)
+	} else {
+		w.printf(p, "    match:")
+		w.printf(p, "      listeners: [%s]", quoteAll(r.listeners))
+		if len(r.hosts) > 0 {
+			w.printf(p, "      hosts: [%s]", quoteAll(r.hosts))
+		}
+		w.printf(p, "      %s: %s", r.kind, q(r.path))
+		if r.prefixFirst {
+			w.printf(p, "      prefix_first: true")
+		}
 	}
 	if r.captures != "" {
 		w.printf(p, "    captures: %s", q(r.captures))

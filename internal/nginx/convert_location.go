@@ -54,6 +54,10 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 		return
 	}
 	r.access, r.errDecls = sc.access, sc.errorPages
+	if r.named != "" {
+		c.namedLocation(l, r, pass, ret, rw != nil, sc, si)
+		return
+	}
 	switch {
 	case rw != nil:
 		c.rewrittenLocation(rw, l, r, pass, ret, sc, si)
@@ -84,6 +88,29 @@ func (c *converter) location(l *Directive, sc *scope, si *serverInfo, outer *rou
 		}
 		c.location(n, sc.clone(), si, r, static)
 	}
+}
+
+// namedLocation converts a named location (@name). fjord reaches one only as a try_files fallback, so it must proxy:
+// with proxy_pass (no URI part, as nginx requires there) the request goes upstream as it came.
+func (c *converter) namedLocation(l *Directive, r *route, pass, ret *Directive, rewrites bool, sc *scope, si *serverInfo) {
+	switch {
+	case pass == nil || pass.Name != "proxy_pass" || ret != nil || rewrites:
+		c.errorf(l.Pos, "named location %s: only one that proxies with proxy_pass is supported (it serves "+
+			"try_files fallbacks)", r.named)
+		return
+	case len(l.Find("location")) > 0:
+		c.errorf(l.Pos, "named location %s with nested locations: nginx does not allow it", r.named)
+		return
+	}
+	if !c.proxyRoute(r, pass, sc, si) {
+		return
+	}
+	if r.strip != "" || r.add != "" {
+		c.errorf(pass.Args[0].Pos, "proxy_pass in named location %s: a URI part is not allowed here (nginx refuses "+
+			"it too)", r.named)
+		return
+	}
+	c.addNamed(r, si)
 }
 
 // nestedRegex checks a regex location nested in the prefix location outer.
@@ -146,8 +173,12 @@ func (c *converter) locationMatch(l *Directive, r *route, outer *route) bool {
 	switch mod {
 	case "":
 		if strings.HasPrefix(arg, "@") {
-			c.errorf(l.Pos, "named location %s: not supported yet", arg)
-			return false
+			if outer != nil {
+				c.errorf(l.Pos, "named location %s nested in a location: nginx does not allow it", arg)
+				return false
+			}
+			r.named = arg
+			return true
 		}
 		r.kind, r.path = "path_prefix", arg
 	case "=":

@@ -25,11 +25,14 @@ type kv struct {
 // route is one fjord route: a location (or server-level return) on some
 // listeners, with or without host names.
 type route struct {
-	name        string
-	pos         Pos
-	listeners   []string
-	hosts       []string
-	kind, path  string // "path", "path_prefix" or "path_regex"
+	name       string
+	pos        Pos
+	listeners  []string
+	hosts      []string
+	kind, path string // "path", "path_prefix" or "path_regex"; "" for a named location
+	// named is a named location's name (@name); such a route is internal (never matched, only a fallback).
+	named       string
+	internal    bool
 	prefixFirst bool
 	service     *service
 	retStatus   int
@@ -79,6 +82,8 @@ type serverInfo struct {
 	nestedAt int
 	// errDecls are the server's error_page declarations, which fjord applies to requests no location matches.
 	errDecls []errorPageDecl
+	// named maps the server's named locations (@name) to the internal routes made from them.
+	named map[string]string
 }
 
 // server converts a server block into listeners and routes.
@@ -142,9 +147,23 @@ func (c *converter) server(d *Directive, sc *scope) {
 	}
 	si.errDecls = sc.errorPages
 	c.serverInfos = append(c.serverInfos, si)
+	start := len(c.routes)
 	for _, l := range d.Find("location") {
 		c.location(l, sc.clone(), si, nil, static)
 	}
+	c.resolveFallbacks(c.routes[start:], si)
+}
+
+// addNamed adds the route of a named location (@name): an internal route, reached only as a try_files fallback.
+func (c *converter) addNamed(r *route, si *serverInfo) {
+	r.si, r.internal = si, true
+	base := strings.TrimSuffix(filepath.Base(r.pos.File), filepath.Ext(r.pos.File)) + "-" + strconv.Itoa(r.pos.Line)
+	r.name = c.routeName(base + "-" + strings.TrimPrefix(r.named, "@"))
+	c.routes = append(c.routes, r)
+	if si.named == nil {
+		si.named = map[string]string{}
+	}
+	si.named[r.named] = r.name
 }
 
 // staticFiles are the directives of nginx's file serving.

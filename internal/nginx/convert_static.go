@@ -15,6 +15,10 @@ type staticRoute struct {
 	tryFiles    []string
 	types       map[string]string // extension with dot -> type; nil: fjord's table (nginx's common mime.types)
 	defaultType string
+	// named is try_files' last entry when it is a named location (@name), fallbackAt its position; fallback is the
+	// route converted from that location, resolved once the whole server is read (resolveFallbacks).
+	named, fallback string
+	fallbackAt      Pos
 }
 
 // servesFiles reports whether a location block names a file-serving directive itself.
@@ -97,8 +101,8 @@ func (c *converter) httpBlock() []*Directive {
 	return c.httpDir.Block
 }
 
-// tryFiles translates try_files: candidates with $uri, and a last =CODE or URI. A named location (@name) as the
-// last entry is refused until fjord converts named locations.
+// tryFiles translates try_files: candidates with $uri, and a last =CODE, URI or named location (@name, which becomes
+// the static route's fallback: an internal route).
 func (c *converter) tryFiles(d *Directive, st *staticRoute) bool {
 	if !c.nargs(d, 2, 64) {
 		return false
@@ -108,8 +112,8 @@ func (c *converter) tryFiles(d *Directive, st *staticRoute) bool {
 		last := i == len(d.Args)-1
 		switch {
 		case last && strings.HasPrefix(v, "@"):
-			c.errorf(a.Pos, "try_files to a named location %s: not supported yet", v)
-			return false
+			st.named, st.fallbackAt = v, a.Pos
+			continue
 		case last && strings.HasPrefix(v, "="):
 		case strings.Contains(strings.ReplaceAll(v, "$uri", ""), "$"):
 			c.errorf(a.Pos, "try_files %q: only $uri is supported", v)
@@ -136,6 +140,9 @@ func emitStatic(w *yamlWriter, r *route) {
 	if len(st.tryFiles) > 0 {
 		w.printf(p, "      try_files: [%s]", quoteAll(st.tryFiles))
 	}
+	if st.fallback != "" {
+		w.printf(p, "      fallback: %s", q(st.fallback))
+	}
 	w.printf(p, "      hidden_files: allow")
 	w.printf(p, "      default_type: %s", q(st.defaultType))
 	if st.types != nil {
@@ -152,5 +159,22 @@ func emitStatic(w *yamlWriter, r *route) {
 	if len(r.resAdd) > 0 {
 		w.printf(p, "    response_headers:")
 		emitOps(w, r.resAdd, "add", nil)
+	}
+}
+
+// resolveFallbacks points the static routes of a server whose try_files ends with a named location at the route
+// converted from it; a name the server does not define is an error, as in nginx.
+func (c *converter) resolveFallbacks(routes []*route, si *serverInfo) {
+	for _, r := range routes {
+		st := r.static
+		if st == nil || st.named == "" || st.fallback != "" {
+			continue
+		}
+		name, ok := si.named[st.named]
+		if !ok {
+			c.errorf(st.fallbackAt, "try_files: no location %s in this server", st.named)
+			continue
+		}
+		st.fallback = name
 	}
 }
