@@ -16,6 +16,7 @@ import (
 	"github.com/fjord-gw/fjord/internal/accesslog"
 	"github.com/fjord-gw/fjord/internal/admin"
 	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/ocsp"
 	"github.com/fjord-gw/fjord/internal/proxy"
 	"github.com/fjord-gw/fjord/internal/tracing"
 )
@@ -103,6 +104,10 @@ type App struct {
 	// CertPoll is how often TLS certificate and key files are checked for changes (certs.go); 0 = 5s.
 	CertPoll time.Duration
 	certs    certWatch
+
+	// OCSP tunes the OCSP staplers (ocsp.go); the zero value is production's. staples lists them for metrics.
+	OCSP    ocsp.Options
+	staples stapleBook
 }
 
 type retiredSink struct {
@@ -269,6 +274,9 @@ func (a *App) closeListeners(b *Built) {
 		if !keep[addr] {
 			_ = ln.Close()
 			delete(a.listeners, addr)
+			if st := a.modes[addr]; st != nil {
+				st.stopStapling()
+			}
 			delete(a.modes, addr)
 			a.log.Info("listener closed", "address", addr)
 		}

@@ -87,7 +87,7 @@ func (a *App) pollCerts() {
 				"listener", l.Name, "errors", diags.String())
 			continue
 		}
-		st.certs.Store(s.certs)
+		st.publishCerts(l.Name, s.certs)
 		a.log.Info("certificates reloaded after their files changed", "listener", l.Name, "certificates", len(s.certs.all))
 	}
 }

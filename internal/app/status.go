@@ -162,6 +162,7 @@ func (a *App) metricsHandler() http.Handler {
 		metrics.NewCollector(a.metricsSnapshot),
 		newAdminCollector(a),
 		newMigrationCollector(a),
+		newOCSPCollector(a),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})
 }

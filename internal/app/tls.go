@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/config"
+	"github.com/fjord-gw/fjord/internal/ocsp"
 	"github.com/fjord-gw/fjord/internal/proxy"
 )
 
@@ -32,6 +33,7 @@ import (
 
 // listenerSetup is what one listener's configuration compiles to.
 type listenerSetup struct {
+	name         string    // the listener's name
 	tls          *tlsSetup // nil: plain
 	redirectTo   string    // listener key of the redirect_to_tls target; "" for none
 	redirectPort int       // redirect_port, 0 when not set (the target's port then)
@@ -51,6 +53,10 @@ type certSet struct {
 	all    []*tls.Certificate // in file order; all[0] is the default
 	exact  map[string][]*tls.Certificate
 	suffix map[string][]*tls.Certificate // "*.example.no" is stored under "example.no"
+	// wants are the certificates to staple OCSP responses to (ocsp.go); staplers is filled by publishCerts before
+	// the set is published and only read after.
+	wants    []stapleWant
+	staplers map[*tls.Certificate]*ocsp.Stapler
 }
 
 // pick chooses the certificate for a ClientHello: an exact name first, then a wildcard one label up, then the
@@ -78,9 +84,10 @@ func (s *certSet) pick(hello *tls.ClientHelloInfo) *tls.Certificate {
 // listenerState is the mode of one listening socket, read by the engine for every connection it accepts.
 // Concurrency: apply runs on the app's goroutine only; mode and certs are read by any connection goroutine.
 type listenerState struct {
-	mode  atomic.Pointer[proxy.ListenerMode]
-	certs atomic.Pointer[certSet]
-	tls   *tls.Config // the config in mode, nil when plain; only apply touches it
+	mode   atomic.Pointer[proxy.ListenerMode]
+	certs  atomic.Pointer[certSet]
+	tls    *tls.Config // the config in mode, nil when plain; only apply touches it
+	staple *stapling   // OCSP staplers of the set in certs (ocsp.go); only the app's goroutine touches it
 }
 
 func (st *listenerState) load() *proxy.ListenerMode { return st.mode.Load() }
@@ -89,6 +96,7 @@ func (st *listenerState) load() *proxy.ListenerMode { return st.mode.Load() }
 func (st *listenerState) apply(s *listenerSetup, port int) {
 	if s.tls == nil {
 		st.tls = nil
+		st.stopStapling()
 		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c, ProxyProtocol: s.proxyProto})
 		return
 	}
@@ -96,7 +104,7 @@ func (st *listenerState) apply(s *listenerSetup, port int) {
 	if s.http2 {
 		protos = []string{"h2", "http/1.1"}
 	}
-	st.certs.Store(s.tls.certs)
+	st.publishCerts(s.name, s.tls.certs)
 	if st.tls == nil || st.tls.MinVersion != s.tls.minVersion || !slices.Equal(st.tls.CipherSuites, s.tls.ciphers) ||
 		!slices.Equal(st.tls.NextProtos, protos) {
 		var c *tls.Config
@@ -107,7 +115,8 @@ func (st *listenerState) apply(s *listenerSetup, port int) {
 				// Session tickets stay on (Go's default, keys rotated automatically). ALPN offers h2 unless the
 				// listener turns http2 off; proxy serves either on the same listener.
 				GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-					return st.certs.Load().pick(hello), nil
+					set := st.certs.Load()
+					return set.stapled(set.pick(hello)), nil
 				},
 			}
 		}
@@ -127,7 +136,7 @@ func compileListeners(cfg *config.Config) (map[string]*listenerSetup, config.Dia
 	}
 	out := map[string]*listenerSetup{}
 	for _, l := range cfg.Listeners {
-		s := &listenerSetup{redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort,
+		s := &listenerSetup{name: l.Name, redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort,
 			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C, proxyProto: l.ProxyProtocol}
 		if l.TLS != nil {
 			s.tls = compileTLS(l.TLS, &diags)
@@ -159,7 +168,9 @@ func compileTLS(t *config.TLS, diags *config.Diagnostics) *tlsSetup {
 			continue
 		}
 		s.certs.add(c, ct, len(s.certs.all) == 0, diags)
+		s.certs.markStaple(c, ct, t, diags)
 	}
+	s.certs.warnNoResponder(t, diags)
 	if len(s.certs.all) == 0 {
 		return nil // every certificate failed: already reported
 	}
@@ -279,7 +290,7 @@ func privateKey(data []byte) (crypto.Signer, error) {
 func (a *App) modeOf(k string) *listenerState {
 	st := a.modes[k]
 	if st == nil {
-		st = &listenerState{}
+		st = &listenerState{staple: a.newStapling()}
 		st.mode.Store(&proxy.ListenerMode{})
 		a.modes[k] = st
 	}

@@ -346,11 +346,11 @@ type Keepalive struct {
 // Route maps matching requests to a service or to a direct response.
 type Route struct {
 	Positions
-	Name           string    `yaml:"name"` // default "route-N", 1-based
-	Match          Match     `yaml:"match"`
+	Name  string `yaml:"name"` // default "route-N", 1-based
+	Match Match  `yaml:"match"`
 	// Internal routes are never matched by a request: only a static route's fallback reaches them (nginx's named
 	// locations, `try_files ... @name`). They take no match.
-	Internal bool `yaml:"internal"`
+	Internal       bool      `yaml:"internal"`
 	Service        string    `yaml:"service"` // empty when Return is set
 	Return         *Return   `yaml:"return"`  // nil when proxying
 	Static         *Static   `yaml:"static"`  // nil unless the route serves files

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fjord-gw/fjord/internal/compress"
 	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
@@ -74,8 +75,16 @@ func (st *h2stream) readSmallBody(cfg *Config, rt *Route) (body []byte, ok bool)
 	body = make([]byte, c.req.ContentLength)
 	rc := http.NewResponseController(st.w)
 	_ = rc.SetReadDeadline(time.Now().Add(cfg.Client.BodyIdleTimeout))
-	_, err := io.ReadFull(st.r.Body, body)
+	var src io.Reader = st.r.Body
+	if cfg.Client.MinBodyRate > 0 {
+		src = newH2RateReader(src, rc, &cfg.Client)
+	}
+	_, err := io.ReadFull(src, body)
 	_ = rc.SetReadDeadline(time.Time{})
+	if errors.Is(err, errBodyTooSlow) {
+		st.bodyTooSlow(rt, &cfg.Client)
+		return nil, false
+	}
 	if err != nil {
 		c.log.Status, c.log.Reason = 499, "client failed while sending the request body: "+err.Error()
 		return nil, false
@@ -123,7 +132,7 @@ func (st *h2stream) attemptH1(cfg *Config, rt *Route, inst *upstream.Instance, f
 		}
 		return st.attemptFailed(rt, inst, rs, failReset, "send request", err)
 	}
-	if !inline && !st.sendBody(rt, uc, hard) {
+	if !inline && !st.sendBody(cfg, rt, uc, hard) {
 		return attemptDone
 	}
 	if err := st.readResponseHead(uc); err != nil {
@@ -183,9 +192,14 @@ func (st *h2stream) attemptFailed(rt *Route, inst *upstream.Instance, rs *retrie
 
 // sendBody streams the request body upstream: a known length as is, an unannounced one chunked. A body over the
 // route's max_body_bytes is cut (the upstream sees an unfinished request) and answered 413.
-func (st *h2stream) sendBody(rt *Route, uc *upstream.Conn, hard time.Time) bool {
+func (st *h2stream) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) bool {
 	c := st.c
 	var src io.Reader = st.r.Body
+	if cfg.Client.MinBodyRate > 0 {
+		rc := http.NewResponseController(st.w)
+		src = newH2RateReader(src, rc, &cfg.Client)
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
 	if rt.MaxBodyBytes > 0 {
 		src = &maxBodyReader{r: src, left: rt.MaxBodyBytes}
 	}
@@ -203,6 +217,8 @@ func (st *h2stream) sendBody(rt *Route, uc *upstream.Conn, hard time.Time) bool 
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		st.refuseBody(rt)
+	case errors.Is(err, errBodyTooSlow):
+		st.bodyTooSlow(rt, &cfg.Client)
 	case errors.As(err, &se):
 		c.log.Status, c.log.Reason = 499, "client failed while sending the request body: "+err.Error()
 	default:
@@ -248,6 +264,7 @@ func (st *h2stream) readResponseHead(uc *upstream.Conn) error {
 func (st *h2stream) relayH1(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) {
 	c, resp := st.c, &st.c.resp
 	h := st.w.Header()
+	enc, vary := c.chooseEncoding(rt) // the HTTP/1.1 relay's policy (compress.go)
 	for i := range resp.Headers {
 		f := &resp.Headers[i]
 		if f.Kind != http1.HeaderNormal || rt.Response.drops(f.Name) {
@@ -259,12 +276,19 @@ func (st *h2stream) relayH1(cfg *Config, rt *Route, uc *upstream.Conn, hard time
 	if resp.Framing == http1.FramingLength {
 		h.Set("Content-Length", itoa(resp.ContentLength))
 	}
+	h2CompressHeaders(h, enc, vary)
 	uc.R.Discard(resp.HeadLen)
 	st.writeHead(resp.Status)
 	_ = uc.Set(rt.Timeouts.Idle, hard)
 	rc := http.NewResponseController(st.w)
 	_ = rc.SetWriteDeadline(time.Time{})
-	n, err := http1.CopyBody(flushWriter{st.w, rc}, uc.R, resp.Framing, resp.ContentLength, http1.FramingUntilClose, c.bodyBuf())
+	var n int64
+	var err error
+	if enc != compress.None {
+		n, err = st.h2CompressBody(rt, enc, uc.R, resp.Framing, resp.ContentLength)
+	} else {
+		n, err = http1.CopyBody(flushWriter{st.w, rc}, uc.R, resp.Framing, resp.ContentLength, http1.FramingUntilClose, c.bodyBuf())
+	}
 	c.log.BytesSent = n
 	if err != nil {
 		_ = uc.Close()
