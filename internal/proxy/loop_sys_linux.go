@@ -1,0 +1,79 @@
+//go:build linux
+
+package proxy
+
+import (
+	"io"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The loop's system calls. Its sockets are non-blocking, so none of these ever blocks.
+
+// Read reads the socket once; see fdSource.
+func (s *fdSource) Read(p []byte) (int, error) {
+	for {
+		n, err := rawRead(s.fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			s.ready = false
+			return 0, errWouldBlock
+		case err != 0:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		if n < len(p) {
+			s.ready = false
+		}
+		return n, nil
+	}
+}
+
+// rawRead and rawWrite are read(2) and write(2) without the Go scheduler's system-call bookkeeping (entersyscall and
+// exitsyscall, which let another goroutine have the P while a call blocks): the loop's sockets are non-blocking, so
+// the calls never block, and skipping it saves about 0.1 µs per call on the request path.
+func rawRead(fd int, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
+// pollNow is epoll_wait with a zero timeout, which never blocks (see rawRead).
+func pollNow(epfd int, events []unix.EpollEvent) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
+	return int(n), e
+}
+
+// writeFD writes to a non-blocking socket once; errWouldBlock when the socket takes nothing now.
+func writeFD(fd int, b []byte) (int, error) {
+	for {
+		n, err := rawWrite(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != 0:
+			return 0, err
+		}
+		return n, nil
+	}
+}
