@@ -118,7 +118,6 @@ func TestDiagnostics(t *testing.T) {
 			name: "missing required keys",
 			yaml: doc("admin: {}", "listeners:", "  - name: x"),
 			want: []string{
-				`c.yaml:1:1: error: missing required top-level key "services"`,
 				`c.yaml:1:1: error: missing required top-level key "routes"`,
 				`c.yaml:1:8: error: missing required key "address" in admin`,
 				`c.yaml:3:5: error: missing required key "address" in listeners[0]`,
@@ -129,7 +128,6 @@ func TestDiagnostics(t *testing.T) {
 			yaml: "",
 			want: []string{
 				`c.yaml:1:1: error: missing required top-level key "listeners"`,
-				`c.yaml:1:1: error: missing required top-level key "services"`,
 				`c.yaml:1:1: error: missing required top-level key "routes"`,
 			},
 		},

@@ -32,9 +32,6 @@ func (v *validator) config(c *Config) {
 	if c.Has("listeners") && len(c.Listeners) == 0 {
 		v.diags.Errorf(c.At("listeners"), "listeners must list at least one listener")
 	}
-	if c.Has("services") && len(c.Services) == 0 {
-		v.diags.Errorf(c.At("services"), "services must define at least one service")
-	}
 	if c.Has("routes") && len(c.Routes) == 0 {
 		v.diags.Errorf(c.At("routes"), "routes must list at least one route")
 	}

@@ -53,7 +53,8 @@ func (s *Server) file(r *Request, name string, f *os.File, fi fs.FileInfo) Resul
 		return Result{Status: 416, Header: h, Reason: "static: range not satisfiable"}
 	}
 	res.Status, res.Offset, res.Length = 206, start, n
-	res.Header = append(res.Header, [2]string{"Content-Range", "bytes " + strconv.FormatInt(start, 10) + "-" +
+	// Accept-Ranges (last in h) is left off a 206, as nginx does: the client already knows ranges work.
+	res.Header = append(h[:len(h)-1], [2]string{"Content-Range", "bytes " + strconv.FormatInt(start, 10) + "-" +
 		strconv.FormatInt(start+n-1, 10) + "/" + strconv.FormatInt(size, 10)})
 	return res
 }

@@ -32,7 +32,8 @@ type Options struct {
 	// without any of them is answered 403 (there are no listings).
 	Index []string
 	// TryFiles are nginx's try_files candidates: "$uri" is the request path, a candidate ending in '/' must be
-	// a directory (then served by Index). When none exists, Final decides. Empty = just the request path, with
+	// a directory (then served by Index, or redirected to its path with a slash when the name lacks one, as
+	// nginx does), any other must be a regular file. When none exists, Final decides. Empty = just the request path, with
 	// nginx's plain static behaviour (a directory without a trailing slash is redirected to it).
 	TryFiles []string
 	// Final is the last word of try_files: "=CODE" answers that status, "/uri" serves that file, "" with
@@ -161,13 +162,18 @@ func (s *Server) plain(r *Request, uri string) Result {
 	}
 	f.Close()
 	if !strings.HasSuffix(uri, "/") {
-		loc := r.Path + "/"
-		if r.Query != "" {
-			loc += "?" + r.Query
-		}
-		return Result{Status: 301, Header: [][2]string{{"Location", loc}}}
+		return slashRedirect(r, r.Path)
 	}
 	return s.index(r, uri)
+}
+
+// slashRedirect is the 301 from a directory's path without its trailing slash to the path with it, query kept.
+func slashRedirect(r *Request, p string) Result {
+	loc := p + "/"
+	if r.Query != "" {
+		loc += "?" + r.Query
+	}
+	return Result{Status: 301, Header: [][2]string{{"Location", loc}}}
 }
 
 // try walks the try_files candidates, then applies Final.
@@ -178,10 +184,21 @@ func (s *Server) try(r *Request, uri string) Result {
 		if err != nil {
 			continue
 		}
-		switch dir := strings.HasSuffix(name, "/"); {
+		// Whether a directory is wanted is the candidate's spelling, not its expansion: "$uri" never matches a
+		// directory, even for "/dir/" (nginx's test_dir).
+		switch dir := strings.HasSuffix(c, "/"); {
 		case dir && fi.IsDir():
 			f.Close()
-			return s.index(r, name)
+			// nginx tests "$uri/" as "$uri" and then serves that path, so a directory asked for without its
+			// slash is redirected to it, as without try_files.
+			d := strings.TrimSuffix(name, "/")
+			if strings.HasSuffix(d, "/") {
+				return s.index(r, d)
+			}
+			if d == uri {
+				d = r.Path // the request's own spelling, still encoded
+			}
+			return slashRedirect(r, d)
 		case !dir && fi.Mode().IsRegular():
 			return s.file(r, name, f, fi)
 		}

@@ -121,3 +121,63 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestTryFilesDirectory checks nginx's try_files rules for directories: "$uri" never matches one, "$uri/" redirects
+// a path without its slash (query and encoding kept) and serves the index of one with it; a 206 has no
+// Accept-Ranges.
+func TestTryFilesDirectory(t *testing.T) {
+	root := t.TempDir()
+	for name, body := range map[string]string{"d/index.html": "idx", "e f/index.html": "sp", "a.txt": "abcdef"} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, path, query, rng string
+		try                    []string
+		status                 int
+		header                 [2]string // a header that must be present; {NAME, ""} = NAME absent; zero = none
+	}{
+		{"uri skips a directory", "/d/", "", "", []string{"$uri"}, 404, [2]string{}},
+		{"uri/ serves the index", "/d/", "", "", []string{"$uri", "$uri/"}, 200, [2]string{}},
+		{"uri/ redirects", "/d", "x=1", "", []string{"$uri", "$uri/"}, 301, [2]string{"Location", "/d/?x=1"}},
+		{"redirect keeps encoding", "/e%20f", "", "", []string{"$uri/"}, 301, [2]string{"Location", "/e%20f/"}},
+		{"range without accept-ranges", "/a.txt", "", "bytes=0-1", []string{"$uri"}, 206,
+			[2]string{"Accept-Ranges", ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Options{Root: root, TryFiles: tc.try, Final: "=404"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			res := s.Serve(&Request{Method: "GET", Path: tc.path, Query: tc.query, Range: tc.rng})
+			if res.File != nil {
+				res.File.Close()
+			}
+			if res.Status != tc.status {
+				t.Fatalf("status %d, want %d (%s)", res.Status, tc.status, res.Reason)
+			}
+			if tc.header[1] == "" && tc.header[0] != "" {
+				for _, h := range res.Header {
+					if h[0] == tc.header[0] {
+						t.Errorf("%s present: %q", h[0], h[1])
+					}
+				}
+				return
+			}
+			found := false
+			for _, h := range res.Header {
+				found = found || h == tc.header
+			}
+			if tc.header[0] != "" && !found {
+				t.Errorf("header %v missing in %v", tc.header, res.Header)
+			}
+		})
+	}
+}
