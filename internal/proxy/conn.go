@@ -68,7 +68,9 @@ type conn struct {
 	start      time.Time
 
 	head       []byte // the raw request head (aliases r's buffer until detached)
-	inlineBody []byte // a small request body still in r's buffer, sent with the head (and again on a retry)
+	// inlineBody is a small request body held in memory (in r's buffer; for an HTTP/2 stream, the body it read),
+	// sent with the head, replayed on a retry and copied by a shadow mirror.
+	inlineBody []byte
 	requestID  []byte // the request's id: the client's X-Request-Id or ridb
 	route      *Route // the route serving the current request (nil before routing)
 	log        accesslog.Entry

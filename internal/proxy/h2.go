@@ -192,6 +192,9 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(c.start)
 		if c.route != nil {
 			c.route.Stats.Observe(c.req.Method, c.log.Status, d)
+			if cn := c.route.Canary; cn != nil {
+				c.observeCanary(cn, d)
+			}
 		}
 		c.finishLog(cfg, d)
 		c.releaseBuffers()

@@ -14,10 +14,11 @@ import (
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
-// forward sends an HTTP/2 stream's request to rt's service: the same bulkhead, balancer pick, retry policy and budget,
-// outlier reports and timeouts as conn.forward, then an HTTP/1.1 exchange (h2ExchangeH1) or an HTTP/2 one
-// (forwardH2, for h2c/h2 services such as gRPC).
+// forward sends an HTTP/2 stream's request to rt's service: the same canary split, bulkhead, balancer pick, retry
+// policy and budget, outlier reports and timeouts as conn.forward, then an HTTP/1.1 exchange (attemptH1) or an
+// HTTP/2 one (forwardH2, for h2c/h2 services such as gRPC).
 func (st *h2stream) forward(cfg *Config, rt *Route) {
+	rt = st.c.chooseRoute(rt) // a canary's side, keyed as for HTTP/1.1 (the stream's c.req and client address)
 	c, svc := st.c, rt.Service
 	c.log.Service = svc.Name
 	if ge := takeSlot(st.r.Context(), svc); ge != nil {
@@ -41,6 +42,8 @@ func (st *h2stream) forward(cfg *Config, rt *Route) {
 	if !ok {
 		return
 	}
+	// The body in memory is what conn.mirror copies for a shadow, as an HTTP/1.1 body still in the read buffer is.
+	c.inlineBody = body
 	rs := retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: c.req.Framing == http1.FramingNone || body != nil}
 	// The request's span reports its retries (trace.go).
@@ -260,9 +263,13 @@ func (st *h2stream) readResponseHead(uc *upstream.Conn) error {
 }
 
 // relayH1 sends an HTTP/1.1 response to the stream: end-to-end headers and the route's edits, then the body,
-// flushed as it arrives.
+// flushed as it arrives. A shadowed route's copy is taken first, while the head and any buffered body are in uc's
+// buffer (as relayHead does).
 func (st *h2stream) relayH1(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Time) {
 	c, resp := st.c, &st.c.resp
+	if rt.Shadow != nil {
+		c.mirror(rt.Shadow, rt, uc)
+	}
 	h := st.w.Header()
 	enc, vary := c.chooseEncoding(rt) // the HTTP/1.1 relay's policy (compress.go)
 	for i := range resp.Headers {
