@@ -67,7 +67,7 @@ type conn struct {
 	idleErr    error
 	start      time.Time
 
-	head       []byte // the raw request head (aliases r's buffer until detached)
+	head []byte // the raw request head (aliases r's buffer until detached)
 	// inlineBody is a small request body held in memory (in r's buffer; for an HTTP/2 stream, the body it read),
 	// sent with the head, replayed on a retry and copied by a shadow mirror.
 	inlineBody []byte
