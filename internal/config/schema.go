@@ -66,7 +66,7 @@ type Config struct {
 	Admin     *Admin              `yaml:"admin"` // nil when absent
 	AccessLog AccessLog           `yaml:"access_log"`
 	Server    Server              `yaml:"server"`
-	Services  map[string]*Service `yaml:"services"` // may be empty: a gateway of return and static routes needs none
+	Services  map[string]*Service `yaml:"services"`        // may be empty: a gateway of return and static routes needs none
 	Routes    []Route             `yaml:"routes,required"` // in file order, which is match order
 	// Maps are named lookups that templates use as ${map.NAME} (nginx's map); see validate_maps.go.
 	Maps map[string]*Map `yaml:"maps"`
