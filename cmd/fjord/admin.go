@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,31 @@ func newAdminClient(addr, token string) *adminClient {
 		token = os.Getenv("FJORD_ADMIN_TOKEN")
 	}
 	return &adminClient{addr: addr, token: token, cl: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// adminFlags are the --admin and --token flags of the commands that talk to a running fjord.
+type adminFlags struct{ addr, token *string }
+
+func addAdminFlags(fs *flag.FlagSet) adminFlags {
+	return adminFlags{
+		addr:  fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord"),
+		token: fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)"),
+	}
+}
+
+// client is the admin client the parsed flags name.
+func (a adminFlags) client() *adminClient { return newAdminClient(*a.addr, *a.token) }
+
+// parseArgs is parseFlags that also wants exactly n positional arguments, printing the usage otherwise.
+func parseArgs(fs *flag.FlagSet, args []string, n int) (code int, ok bool) {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code, false
+	}
+	if fs.NArg() != n {
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }
 
 // do sends a request and decodes a JSON answer into out; it returns the status code. A transport failure or a
@@ -80,17 +106,12 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 func cmdDrain(args []string, stdout, stderr io.Writer, on bool) int {
 	name := map[bool]string{true: "drain", false: "undrain"}[on]
 	fs := newFlags(name, "fjord "+name+" [--admin ADDR] [--token T] SERVICE ADDRESS", stderr)
-	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
-	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
-	if code, ok := parseFlags(fs, args); !ok {
+	af := addAdminFlags(fs)
+	if code, ok := parseArgs(fs, args, 2); !ok {
 		return code
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
 	var res admin.DrainResult
-	c := newAdminClient(*addr, *token)
+	c := af.client()
 	if _, err := c.do(http.MethodPost, "/instances/"+name, url.Values{"service": {fs.Arg(0)}, "address": {fs.Arg(1)}}, &res); err != nil {
 		fmt.Fprintf(stderr, "fjord %s: %v\n", name, err)
 		return 1
@@ -107,17 +128,12 @@ func cmdDrain(args []string, stdout, stderr io.Writer, on bool) int {
 // configuration is in force, 1 when it was rejected (the running one stays).
 func cmdReload(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("reload", "fjord reload [--admin ADDR] [--token T]", stderr)
-	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
-	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
-	if code, ok := parseFlags(fs, args); !ok {
+	af := addAdminFlags(fs)
+	if code, ok := parseArgs(fs, args, 0); !ok {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	var res admin.ReloadResult
-	if _, err := newAdminClient(*addr, *token).do(http.MethodPost, "/reload", url.Values{}, &res); err != nil {
+	if _, err := af.client().do(http.MethodPost, "/reload", url.Values{}, &res); err != nil {
 		fmt.Fprintf(stderr, "fjord reload: %v\n", err)
 		return 1
 	}

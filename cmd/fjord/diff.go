@@ -9,28 +9,22 @@ import (
 	"strings"
 
 	"github.com/fjord-gw/fjord/internal/admin"
-	"github.com/fjord-gw/fjord/internal/app"
 	"github.com/fjord-gw/fjord/internal/shadow"
 )
 
 // cmdDiff prints a route's shadow counters and its latest mismatches with both sides (GET /shadow).
 func cmdDiff(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("diff", "fjord diff [--admin ADDR] [--token T] [--json] ROUTE", stderr)
-	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
-	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
+	af := addAdminFlags(fs)
 	asJSON := fs.Bool("json", false, "print the admin API's answer as JSON")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseArgs(fs, args, 1); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
 	}
 	var rep struct {
 		admin.ShadowReport
 		Samples []shadow.Sample `json:"samples"`
 	}
-	c := newAdminClient(*addr, *token)
+	c := af.client()
 	if _, err := c.do(http.MethodGet, "/shadow?route="+url.QueryEscape(fs.Arg(0)), nil, &rep); err != nil {
 		fmt.Fprintf(stderr, "fjord diff: %v\n", err)
 		return 1
@@ -70,17 +64,12 @@ func oneLine(s string) string {
 // cmdCanary sets the share of a route's requests sent to its canary service (POST /canary).
 func cmdCanary(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("canary", "fjord canary [--admin ADDR] [--token T] ROUTE PERCENT", stderr)
-	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
-	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
-	if code, ok := parseFlags(fs, args); !ok {
+	af := addAdminFlags(fs)
+	if code, ok := parseArgs(fs, args, 2); !ok {
 		return code
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
 	var st admin.CanaryStatus
-	c := newAdminClient(*addr, *token)
+	c := af.client()
 	q := url.Values{"route": {fs.Arg(0)}, "weight": {strings.TrimSuffix(fs.Arg(1), "%")}}
 	if _, err := c.do(http.MethodPost, "/canary", q, &st); err != nil {
 		fmt.Fprintf(stderr, "fjord canary: %v\n", err)

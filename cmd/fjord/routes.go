@@ -8,22 +8,20 @@ import (
 	"strings"
 
 	"github.com/fjord-gw/fjord/internal/admin"
-	"github.com/fjord-gw/fjord/internal/app"
 )
 
 // cmdRoutes lists a running fjord's routes; with --migration, per path prefix, which share of the requests went to
 // the monolith and which to the new services, from the live counters in /status.
 func cmdRoutes(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("routes", "fjord routes [--admin ADDR] [--token T] [--migration [--monolith SERVICE]]", stderr)
-	addr := fs.String("admin", app.DefaultAdminAddr, "admin address of the running fjord")
-	token := fs.String("token", "", "admin token (default $FJORD_ADMIN_TOKEN)")
+	af := addAdminFlags(fs)
 	migration := fs.Bool("migration", false, "show the migration map: requests per prefix by service")
 	mono := fs.String("monolith", "", "the monolith's service (default: the service of the catch-all prefix /)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	var st admin.Status
-	if _, err := newAdminClient(*addr, *token).do(http.MethodGet, "/status", nil, &st); err != nil {
+	if _, err := af.client().do(http.MethodGet, "/status", nil, &st); err != nil {
 		fmt.Fprintf(stderr, "fjord routes: %v\n", err)
 		return 1
 	}

@@ -46,23 +46,5 @@ func (c *conn) writeErrorPage(status int, p *ErrorPage, closeAfter bool) bool {
 	} else if p.ContentType != "" {
 		b = appendHeader(b, "Content-Type", p.ContentType)
 	}
-	b = appendHeader(b, "X-Request-Id", string(c.requestID))
-	switch status {
-	case 503:
-		b = appendHeader(b, "Retry-After", "1")
-	case 429:
-		b = appendRateHeaders(b, c.rate)
-	}
-	b = appendContentLength(b, int64(len(body)))
-	b = appendConnection(b, c.req.Minor, closeAfter)
-	b = append(b, "\r\n"...)
-	if !isHead(c.req.Method) {
-		b = append(b, body...)
-		c.log.BytesSent = int64(len(body))
-	}
-	c.wbuf = b[:0]
-	if err := c.send(b); err != nil {
-		return false
-	}
-	return !closeAfter
+	return c.sendError(b, status, body, closeAfter)
 }

@@ -115,6 +115,13 @@ func (c *conn) writeError(status int, reason string, closeAfter bool) bool {
 	} else {
 		b = appendHeader(b, "Content-Type", "text/plain; charset=utf-8")
 	}
+	return c.sendError(b, status, body, closeAfter)
+}
+
+// sendError completes an error response whose status line and content headers are in b: the request id, the
+// status's own headers (Retry-After, the rate-limit headers), framing and body; it sends it and reports whether the
+// connection stays open. writeError and the configured error pages share it.
+func (c *conn) sendError(b []byte, status int, body []byte, closeAfter bool) bool {
 	b = appendHeader(b, "X-Request-Id", string(c.requestID))
 	switch status {
 	case 503:
