@@ -38,10 +38,12 @@ func (c *conn) endRequest(cfg *Config, keep bool) bool {
 
 func (c *conn) serveRequest(cfg *Config) bool {
 	c.resolveClient(cfg) // first: every answer, a 400 or 404 too, is logged with the client it was for
-	var err error
-	c.path, err = http1.AppendCleanPath(c.path[:0], c.req.Path)
-	if err != nil {
-		return c.writeError(400, "bad request: "+err.Error(), true)
+	if c.lc.pre == nil { // else the event loop cleaned the path and matched the route already (loop.servable)
+		var err error
+		c.path, err = http1.AppendCleanPath(c.path[:0], c.req.Path)
+		if err != nil {
+			return c.writeError(400, "bad request: "+err.Error(), true)
+		}
 	}
 	rt, ok := c.match(cfg)
 	if !ok {
