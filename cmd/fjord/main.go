@@ -237,14 +237,15 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "fjord demo [--listen ADDR]", stderr)
+	fs := newFlags("demo", "fjord demo [--listen ADDR] [--admin ADDR]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address fjord listens on")
+	adminAddr := fs.String("admin", app.DefaultAdminAddr, "admin interface address (status page, metrics, the admin API)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	return serve(stderr, *level, "fjord demo", func(ctx context.Context, log *slog.Logger, reload <-chan struct{}) error {
-		return app.RunDemo(ctx, *listen, version, stdout, log, reload)
+		return app.RunDemoAdmin(ctx, *listen, *adminAddr, version, stdout, log, reload)
 	})
 }
 

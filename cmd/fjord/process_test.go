@@ -140,12 +140,17 @@ func newClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: waitLimit}
 }
 
-// TestDemo starts `fjord demo`, checks that every demo service answers through the gateway from both of its
-// instances, and that SIGINT stops it cleanly.
+// TestDemo starts `fjord demo` with its admin interface on a free port, checks that every demo service answers
+// through the gateway from both of its instances and that the admin interface is where --admin put it, and that
+// SIGINT stops it cleanly.
 func TestDemo(t *testing.T) {
-	p := start(t, "demo", "--listen", "127.0.0.1:0")
+	p := start(t, "demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	admin := p.stderr.wait(t, regexp.MustCompile(`msg="admin interface" address=(\S+)\n`), 0)[1]
 	addr := p.stdout.wait(t, regexp.MustCompile(`fjord demo ready on (\S+)\n`), 0)[1]
 	c := newClient(t)
+	if live := httpGet(t, c, "http://"+admin+"/live", ""); !strings.HasPrefix(live, "ok") {
+		t.Fatalf("admin /live: %q", live)
+	}
 	for _, svc := range []string{"auth", "cart", "inventory", "billing", "wishlist"} {
 		t.Run(svc, func(t *testing.T) {
 			seen := map[string]bool{}
