@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -274,6 +275,7 @@ routes:
     rewrite: {strip_prefix: /cart}
     request_headers: {set: {X-Client: "${client_ip}"}}
     rate_limit: {rate: 10/s}
+    access: ["allow 10.0.0.0/8", "deny all"]
   - name: fallback
     match: {path_prefix: /}
     return: {status: 404, body: "no"}
@@ -291,6 +293,9 @@ routes:
 	}
 	if u := rep.Upstream; u == nil || u.RequestURI != "/items?id=1" || !contains(u.Headers, "X-Client: <client ip>") || !contains(u.Headers, "X-User: 42") {
 		t.Fatalf("upstream %+v", rep.Upstream)
+	}
+	if !slices.Equal(rep.Limits.Access, []string{"allow 10.0.0.0/8", "deny all"}) {
+		t.Fatalf("access %q, want the route's rules in order", rep.Limits.Access)
 	}
 	if rep.Limits.RateLimit != "10/s per client_ip" || rep.Pick.HashKey != `header X-User = "42"` || rep.Pick.Chosen == "" {
 		t.Fatalf("limits %+v pick %+v", rep.Limits, rep.Pick)

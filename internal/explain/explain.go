@@ -122,6 +122,7 @@ type Limits struct {
 	Timeouts      map[string]string `json:"timeouts"`
 	MaxBodyBytes  int64             `json:"max_body_bytes"` // 0 = unlimited
 	RateLimit     string            `json:"rate_limit,omitempty"`
+	Access        []string          `json:"access,omitempty"` // allow/deny rules in order (first match wins); none: everyone
 	Retries       string            `json:"retries"`
 	MaxConcurrent int               `json:"max_concurrent"` // 0 = unlimited
 	Queue         string            `json:"queue,omitempty"`

@@ -56,6 +56,9 @@ func (r *Report) WriteText(w io.Writer) {
 			body = fmt.Sprintf("%d bytes", l.MaxBodyBytes)
 		}
 		fmt.Fprintf(w, "  max body: %s\n", body)
+		if len(l.Access) > 0 {
+			fmt.Fprintf(w, "  access: %s (first match wins; no match: allowed)\n", strings.Join(l.Access, ", "))
+		}
 		if l.RateLimit != "" {
 			fmt.Fprintf(w, "  rate limit: %s\n", l.RateLimit)
 		}

@@ -185,6 +185,11 @@ func limitsOf(c *config.Config, pr *proxy.Route, cr *config.Route) *Limits {
 	if lim := pr.Service.Limiter; lim != nil {
 		l.InFlight, l.Queued = lim.InUse(), lim.Waiting()
 	}
+	// The route's own access list replaces the server's (see build_access.go in internal/app).
+	l.Access = c.Server.Access
+	if cr.Has("access") {
+		l.Access = cr.Access
+	}
 	if rl := cr.RateLimit; rl != nil {
 		key := rl.Key
 		if key == "" {
