@@ -458,7 +458,7 @@ func (b *Built) compileRateLimit(r *config.Route, prev *Built) *proxy.RateLimit 
 	if lim.Burst == 0 {
 		lim.Burst = count
 	}
-	rl := &proxy.RateLimit{Key: proxy.RateByClientIP}
+	rl := &proxy.RateLimit{Key: proxy.RateByClientIP, Status: rc.Status}
 	switch kind, name, _ := strings.Cut(rc.Key, ":"); {
 	case rc.Key == "route":
 		rl.Key = proxy.RateByRoute

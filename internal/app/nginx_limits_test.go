@@ -8,20 +8,21 @@ import (
 	"testing"
 )
 
-// TestNginxLimits runs client_max_body_size and limit_req (burst, nodelay, limit_req_status 429) in nginx and
-// fjord and compares the statuses of the same request sequence.
+// TestNginxLimits runs client_max_body_size and limit_req (burst, nodelay, limit_req_status 429 and its default
+// 503) in nginx and fjord and compares the statuses of the same request sequence.
 func TestNginxLimits(t *testing.T) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		t.Skip("nginx not on PATH")
 	}
 	tc := nginxCase{conf: `limit_req_zone $binary_remote_addr zone=ip:1m rate=1r/m;
-limit_req_status 429;
+limit_req_zone $binary_remote_addr zone=ip2:1m rate=1r/m;
 client_max_body_size 1k;
 server { listen 127.0.0.1:{{PORT}};
   location /small/ { proxy_pass http://{{A}}; }
   location /big/ { client_max_body_size 0; proxy_pass http://{{A}}; }
-  location /limited/ { limit_req zone=ip burst=1 nodelay; proxy_pass http://{{A}}; }
+  location /limited/ { limit_req_status 429; limit_req zone=ip burst=1 nodelay; proxy_pass http://{{A}}; }
+  location /default/ { limit_req zone=ip2 nodelay; proxy_pass http://{{A}}; }
 }`}
 	ups := map[string]string{"{{A}}": echoUpstream(t, "A")}
 	dir := t.TempDir()
@@ -36,6 +37,7 @@ server { listen 127.0.0.1:{{PORT}};
 	}{
 		{"POST", "/small/a", 1000}, {"POST", "/small/a", 1025}, {"POST", "/big/a", 5000},
 		{"GET", "/limited/a", 0}, {"GET", "/limited/a", 0}, {"GET", "/limited/a", 0}, {"GET", "/small/a", 0},
+		{"GET", "/default/a", 0}, {"GET", "/default/a", 0}, // limit_req_status's default: 503
 	}
 	statuses := func(port string) []int {
 		c := &http.Client{}
@@ -56,7 +58,7 @@ server { listen 127.0.0.1:{{PORT}};
 		return out
 	}
 	n, f := statuses(ps[0]), statuses(ps[2])
-	want := []int{200, 413, 200, 200, 200, 429, 200}
+	want := []int{200, 413, 200, 200, 200, 429, 200, 200, 503}
 	for i := range steps {
 		if n[i] != want[i] || f[i] != want[i] {
 			t.Errorf("%s %s (%d bytes): nginx %d, fjord %d, want %d", steps[i].method, steps[i].path, steps[i].body,

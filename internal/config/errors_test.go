@@ -55,13 +55,16 @@ func TestDiagnostics(t *testing.T) {
 				`  - {service: a, rate_limit: {rate: "ten/s"}}`,
 				`  - {service: a, rate_limit: {rate: "5/d", key: route}}`,
 				`  - {service: a, rate_limit: {rate: "5/m", burst: -1, key: "cookie:x"}}`,
-				`  - {service: a, rate_limit: {key: route}}`),
+				`  - {service: a, rate_limit: {key: route}}`,
+				`  - {service: a, rate_limit: {rate: "5/s", status: 503}}`,
+				`  - {service: a, rate_limit: {rate: "5/s", status: 200}}`),
 			want: []string{
 				`c.yaml:8:37: error: route "route-2": rate_limit: invalid rate "ten/s": the count must be a positive integer`,
 				`c.yaml:9:37: error: route "route-3": rate_limit: invalid rate "5/d": the period must be s, m or h`,
 				`c.yaml:10:51: error: route "route-4": rate_limit: burst must not be negative (0 = the rate's count), got -1`,
 				`c.yaml:10:60: error: route "route-4": rate_limit: invalid key "cookie:x": want client_ip, header:NAME or route`,
 				`c.yaml:11:30: error: missing required key "rate" in routes[4].rate_limit`,
+				`c.yaml:13:52: error: route "route-7": rate_limit: status must be between 400 and 599, got 200`,
 			},
 		},
 		{

@@ -393,6 +393,9 @@ type RateLimit struct {
 	Key   string `yaml:"key"`
 	Rate  string `yaml:"rate,required"`
 	Burst int    `yaml:"burst"`
+	// Status is the refusal's status: 429 (default, with RateLimit headers) or another 4xx/5xx (nginx's
+	// limit_req_status, 503 by default there).
+	Status int `yaml:"status"`
 }
 
 // ParseRate reads a rate "N/s", "N/m" or "N/h" (N a positive integer) as a count per period.

@@ -71,6 +71,9 @@ func (v *validator) rateLimit(r *Route) {
 	if _, _, err := ParseRate(rl.Rate); err != nil && rl.Has("rate") {
 		v.diags.Errorf(rl.At("rate"), "route %q: rate_limit: %v", r.Name, err)
 	}
+	if rl.Has("status") && (rl.Status < 400 || rl.Status > 599) {
+		v.diags.Errorf(rl.At("status"), "route %q: rate_limit: status must be between 400 and 599, got %d", r.Name, rl.Status)
+	}
 	if rl.Burst < 0 {
 		v.diags.Errorf(rl.At("burst"), "route %q: rate_limit: burst must not be negative (0 = the rate's count), got %d", r.Name, rl.Burst)
 	}

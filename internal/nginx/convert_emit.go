@@ -260,7 +260,7 @@ func (c *converter) emitRoute(w *yamlWriter, r *route) {
 	emitRedirects(w, r)
 	w.printf(p, "    max_body_bytes: %d", r.maxBody)
 	if r.rate != "" {
-		w.printf(p, "    rate_limit: {key: %s, rate: %s, burst: %d}", q(r.rateKey), q(r.rate), r.burst)
+		w.printf(p, "    rate_limit: {key: %s, rate: %s, burst: %d, status: %d}", q(r.rateKey), q(r.rate), r.burst, r.rateStatus)
 	}
 }
 

@@ -156,12 +156,9 @@ func (c *converter) rateLimit(r *route, sc *scope) bool {
 		return false
 	}
 	r.rateKey, r.rate, r.burst = z.key, z.rate, lr.burst+1
-	if sc.reqStatus != 429 {
-		status := sc.reqStatus
-		if status == 0 {
-			status = 503
-		}
-		c.diag(lr.pos, SeverityWarning, "limit_req: fjord answers 429 (with Retry-After) where nginx answers %d", status)
+	r.rateStatus = sc.reqStatus
+	if r.rateStatus == 0 {
+		r.rateStatus = 503 // nginx's limit_req_status default
 	}
 	return true
 }

@@ -56,14 +56,14 @@ func TestConvertMapsAndLimits(t *testing.T) {
 				server { listen 8080; limit_req zone=ip burst=3 nodelay;
 				  location / { proxy_pass http://api; }
 				  location /api/ { limit_req zone=key; proxy_pass http://api; } }`,
-			want: []string{"max_connections_per_ip: 20", `rate_limit: {key: "client_ip", rate: "5/s", burst: 4}`,
-				`rate_limit: {key: "header:X-Api-Key", rate: "60/m", burst: 1}`},
+			want: []string{"max_connections_per_ip: 20", `rate_limit: {key: "client_ip", rate: "5/s", burst: 4, status: 429}`,
+				`rate_limit: {key: "header:X-Api-Key", rate: "60/m", burst: 1, status: 429}`},
 		},
 		{
-			name: "limit_req without limit_req_status: fjord's 429 noted",
+			name: "limit_req without limit_req_status answers nginx's 503",
 			http: up + `limit_req_zone $remote_addr zone=ip:1m rate=1r/s;
 				server { listen 8080; location / { limit_req zone=ip; proxy_pass http://api; } }`,
-			diags: []string{"warning: limit_req: fjord answers 429 (with Retry-After) where nginx answers 503"},
+			want: []string{`rate_limit: {key: "client_ip", rate: "1/s", burst: 1, status: 503}`},
 		},
 		{
 			name: "limit errors",

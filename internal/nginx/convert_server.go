@@ -57,6 +57,7 @@ type route struct {
 	// default); rate, rateKey and burst are rate_limit when rate is set.
 	maxBody       int64
 	rate, rateKey string
+	rateStatus    int // limit_req_status (nginx's default 503)
 	burst         int
 	static        *staticRoute // a location that serves files (convert_static.go)
 	// access is the allow/deny list in force (convert_access.go); nginx checks it after the rewrite phase, so

@@ -21,6 +21,7 @@ type RateLimit struct {
 	Limiter *ratelimit.Limiter
 	Key     RateKey
 	Header  string // header name for RateByHeader
+	Status  int    // the refusal's status; 0: 429 (nginx configs say 503, nginx's limit_req_status default)
 }
 
 // Seeds keep the three kinds of key apart: an API key whose bytes equal a client address gets its own bucket.
@@ -62,11 +63,15 @@ func hashIP(a [16]byte) uint64 {
 	return h ^ h>>29
 }
 
-// refuseRate answers 429 to a request over its route's rate limit. The connection stays open when there is no
-// body to skip.
+// refuseRate answers a request over its route's rate limit: 429 with the rate-limit headers unless the limit says
+// another status. The connection stays open when there is no body to skip.
 func (c *conn) refuseRate(rt *Route) bool {
 	c.log.Reason = "rate limited (key " + c.rateKeyText(rt.RateLimit) + ")"
-	return c.writeErrorAfterBody(429, c.log.Reason)
+	status := rt.RateLimit.Status
+	if status == 0 {
+		status = 429
+	}
+	return c.writeErrorAfterBody(status, c.log.Reason)
 }
 
 func (c *conn) rateKeyText(rl *RateLimit) string {
