@@ -33,10 +33,21 @@ func benchUpstream(b *testing.B) string {
 	})
 }
 
-// BenchmarkProxyGET measures one keep-alive GET through the proxy: raw client write -> proxy -> raw upstream and
-// back, reading the response by its known length.
+// BenchmarkProxyGET measures one keep-alive GET through the proxy, on each engine: raw client write -> proxy -> raw
+// upstream and back, reading the response by its known length. Both engines must stay at 0 allocs/op.
 func BenchmarkProxyGET(b *testing.B) {
-	p := startProxy(b, cfgOf(b, prefix("/", routeTo(b, benchUpstream(b)))))
+	for _, e := range []struct {
+		name   string
+		engine Engine
+	}{{"loop", EngineLoop}, {"goroutines", EngineGoroutines}} {
+		b.Run(e.name, func(b *testing.B) { benchProxyGET(b, e.engine) })
+	}
+}
+
+func benchProxyGET(b *testing.B, engine Engine) {
+	cfg := cfgOf(b, prefix("/", routeTo(b, benchUpstream(b))))
+	cfg.Engine = engine
+	p := startProxy(b, cfg)
 	req := []byte("GET /bench?x=1 HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: fjord-bench\r\nAccept: */*\r\n\r\n")
 
 	// Probe once for the length of the proxy's response rather than assume it equals the upstream's: every later
