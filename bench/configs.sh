@@ -213,6 +213,13 @@ start_proxy() {
 		start_server fjord "${PORT[fjord]}" "$PROXY_CPUS" "$LIFETIME" \
 			env GOMAXPROCS="$WORKERS" "$WORK/fjord" run -c "$dir/$( ((FJORD_NGINX_CONF)) && echo fjord.conf || echo fjord.yaml)"
 		;;
+	caddy)
+		# HOME and the XDG directories point into the run dir, so Caddy's storage and
+		# autosaved config stay out of the user's home and go with the temp dir.
+		start_server caddy "${PORT[caddy]}" "$PROXY_CPUS" "$LIFETIME" \
+			env GOMAXPROCS="$WORKERS" HOME="$dir" XDG_CONFIG_HOME="$dir/tmp" XDG_DATA_HOME="$dir/tmp" \
+			caddy run --config "$dir/Caddyfile" --adapter caddyfile
+		;;
 	esac
 	check_200 "$name" "${PORT[$name]}"
 }

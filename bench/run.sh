@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# run.sh measures fjord, nginx and HAProxy side by side on one machine, in one
-# run, behind the same two nginx upstreams and under the same wrk load.
+# run.sh measures fjord, nginx, HAProxy and Caddy side by side on one machine,
+# in one run, behind the same two nginx upstreams and under the same wrk load.
 # See bench/README.md for what the numbers mean and how to read them.
 #
 # Everything it starts is wrapped in `timeout` (so nothing outlives a killed
@@ -15,22 +15,23 @@ usage: bench/run.sh [options]
   --duration SECS    length of each measured run, in seconds (default 10)
   --rounds N         interleaved rounds over all proxies (default 3)
   --size BYTES       upstream response body size (default 64)
-  --only LIST        comma-separated subset of: fjord,nginx,haproxy (default all)
+  --only LIST        comma-separated subset of: fjord,nginx,haproxy,caddy
+                     (default: all four, caddy only when it is installed)
   --proxy-cpus LIST  taskset CPU list for the proxy under test (default 1; "" = no pinning)
   --load-cpus LIST   taskset CPU list for wrk and the upstreams (default 0; "" = no pinning)
-  --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord GOMAXPROCS (default 1)
+  --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord and caddy GOMAXPROCS (default 1)
   --load-threads N   wrk threads and upstream nginx workers (default 1)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
   --fjord-engine E   fjord's server.engine: loop (the default) or goroutines
   --fjord-nginx-conf fjord runs the same nginx.conf as nginx (its nginx front end) instead of its own YAML
-  --features         production features on: 50 routes, access log to a file (all three), health checks (fjord)
+  --features         production features on: 50 routes, access log to a file (all), health checks (fjord, caddy)
   --idle N           instead of a load test: hold N idle keep-alive connections (one request each) open
                      against each proxy and report its memory per connection
   --keep             keep the temp dir (configs, logs, raw wrk output)
   -h, --help         this text
 
-Tools: wrk, nginx, haproxy, curl, taskset (and go for fjord).
-Install on Debian/Ubuntu with: sudo apt-get install -y wrk nginx-light haproxy
+Tools: wrk, nginx, haproxy, curl, taskset (and go for fjord, caddy for Caddy).
+Install on Debian/Ubuntu with: sudo apt-get install -y wrk nginx-light haproxy caddy
 EOF
 }
 
@@ -39,7 +40,7 @@ CONNS=64
 DURATION=10
 ROUNDS=3
 SIZE=64
-ONLY="fjord,nginx,haproxy"
+ONLY="" # empty: fjord,nginx,haproxy, plus caddy when it is on PATH
 FJORD_ENGINE=""
 FJORD_NGINX_CONF=0
 PROXY_CPUS=1
@@ -96,13 +97,24 @@ parse_args() {
 	((DURATION >= 1 && ROUNDS >= 1 && WORKERS >= 1 && LOAD_THREADS >= 1)) || die "duration, rounds and thread counts must be >= 1"
 	((CONNS >= LOAD_THREADS)) || die "--conns must be at least --load-threads (wrk needs a connection per thread)"
 	((SIZE <= 16777216)) || die "--size must be at most 16 MiB"
-	# Keep the canonical order (fjord, nginx, haproxy) whatever order --only uses,
-	# so every round visits the proxies in the same sequence.
+	# Caddy joins the default set only where it is installed: a machine without
+	# it still gets the three-proxy table. Asked for by --only, a missing caddy
+	# is an error (check_tools) like any other missing tool.
+	if [[ -z $ONLY ]]; then
+		ONLY="fjord,nginx,haproxy"
+		if command -v caddy >/dev/null; then
+			ONLY+=",caddy"
+		else
+			log "note: caddy is not installed, leaving it out (sudo apt-get install -y caddy to include it)"
+		fi
+	fi
+	# Keep the canonical order (fjord, nginx, haproxy, caddy) whatever order
+	# --only uses, so every round visits the proxies in the same sequence.
 	local p want=",${ONLY},"
 	for p in ${ONLY//,/ }; do
-		[[ $p == fjord || $p == nginx || $p == haproxy ]] || die "--only: unknown proxy '$p'"
+		[[ $p == fjord || $p == nginx || $p == haproxy || $p == caddy ]] || die "--only: unknown proxy '$p'"
 	done
-	for p in fjord nginx haproxy; do
+	for p in fjord nginx haproxy caddy; do
 		[[ $want == *",$p,"* ]] && PROXIES+=("$p")
 	done
 	((${#PROXIES[@]})) || die "--only selected no proxy"
@@ -112,13 +124,14 @@ check_tools() {
 	# nginx is always needed: it serves as the upstream for every proxy.
 	local t need=(wrk nginx curl timeout pgrep) missing=()
 	[[ " ${PROXIES[*]} " == *" haproxy "* ]] && need+=(haproxy)
+	[[ " ${PROXIES[*]} " == *" caddy "* ]] && need+=(caddy)
 	[[ " ${PROXIES[*]} " == *" fjord "* && -z $FJORD_BIN ]] && need+=(go)
 	for t in "${need[@]}"; do
 		command -v "$t" >/dev/null || missing+=("$t")
 	done
 	if ((${#missing[@]})); then
 		log "missing tools: ${missing[*]}"
-		log "install with: sudo apt-get install -y wrk nginx-light haproxy curl procps (and Go from go.dev for fjord)"
+		log "install with: sudo apt-get install -y wrk nginx-light haproxy caddy curl procps (and Go from go.dev for fjord)"
 		exit 1
 	fi
 	# Pinning is best effort: without taskset, or with a CPU list this machine
@@ -234,6 +247,8 @@ check_200() {
 
 # shellcheck source=bench/configs.sh
 source "$REPO/bench/configs.sh"
+# shellcheck source=bench/caddy.sh
+source "$REPO/bench/caddy.sh"
 # shellcheck source=bench/measure.sh
 source "$REPO/bench/measure.sh"
 
