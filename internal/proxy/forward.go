@@ -214,10 +214,10 @@ func (s *Service) observeConnect(uc *upstream.Conn) {
 	}
 }
 
-// observeHeader records the time from a request sent (at sent) to its response head.
-func (s *Service) observeHeader(sent time.Time) {
+// observeHeader records the time from a request sent (at sent) to its response head (at now).
+func (s *Service) observeHeader(sent, now time.Time) {
 	if s.Stats != nil {
-		s.Stats.Header.Observe(time.Since(sent))
+		s.Stats.Header.Observe(now.Sub(sent))
 	}
 }
 
@@ -321,7 +321,7 @@ func (c *conn) exchange(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 		}
 		return c.attemptFailed(rt, inst, rs, kind, "read response", err)
 	}
-	rt.Service.observeHeader(sent)
+	rt.Service.observeHeader(sent, time.Now())
 	status := c.resp.Status
 	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
 	if status >= 500 && rs.allow(failStatus, status, inst) {

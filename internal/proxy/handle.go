@@ -25,7 +25,7 @@ func (c *conn) beginRequest() {
 // endRequest counts and logs a served request and reports whether the connection stays open (keep, unless the
 // server is shutting down).
 func (c *conn) endRequest(cfg *Config, keep bool) bool {
-	d := time.Since(c.start)
+	d := c.now().Sub(c.start)
 	if c.route != nil {
 		c.route.Stats.Observe(c.req.Method, c.log.Status, d)
 		if cn := c.route.Canary; cn != nil {

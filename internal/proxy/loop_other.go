@@ -2,7 +2,11 @@
 
 package proxy
 
-import "github.com/fjord-gw/fjord/internal/upstream"
+import (
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/upstream"
+)
 
 // Without epoll there are no event loops: EngineLoop serves with goroutines. The declarations below only keep the
 // shared code compiling; none of them is reached, because no connection is ever given to a loop.
@@ -11,6 +15,7 @@ type loop struct{}
 type loopUp struct{ uc *upstream.Conn }
 
 func (s *Server) eventLoop() *loop        { return nil }
+func (c *conn) now() time.Time            { return time.Now() }
 func (s *Server) stopLoopsLocked()        {}
 func (l *loop) post(loopMsg)              {}
 func (l *loop) write(*conn, []byte) error { panic("proxy: no event loops on this platform") }

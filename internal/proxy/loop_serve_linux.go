@@ -54,7 +54,7 @@ func (l *loop) readRequest(c *conn, cfg *Config) bool {
 			}
 		}
 		c.acquireWrite()
-		c.start = time.Now()
+		c.start = l.clock
 		c.lc.phase, c.lc.closing = lcHead, false
 		c.lc.deadline = c.start.UnixNano() + int64(cfg.Client.ReadHeaderTimeout)
 	}
@@ -281,7 +281,7 @@ func (l *loop) send(c *conn, u *loopUp) {
 	b = append(b, c.inlineBody...)
 	c.wbuf = b[:0]
 	c.lc.out, c.lc.sent = b, 0
-	c.lc.sentAt = time.Now()
+	c.lc.sentAt = l.clock
 	c.lc.phase = lcSend
 	c.lc.deadline = headerDeadlineFrom(c.lc.rt, c.lc.hard, c.lc.sentAt).UnixNano()
 	l.writeUp(c)
@@ -377,7 +377,7 @@ func (l *loop) upFailed(c *conn, stage string, err error) {
 // exchange would; a body still to come is relayed by a goroutine.
 func (l *loop) gotResponse(c *conn) {
 	u, rt, inst := c.lc.up, c.lc.rt, c.lc.inst
-	rt.Service.observeHeader(c.lc.sentAt)
+	rt.Service.observeHeader(c.lc.sentAt, l.clock)
 	status := c.resp.Status
 	c.report(rt, inst, !rt.Service.FailureStatuses.Has(status))
 	if status >= 500 && c.lc.rs.allow(failStatus, status, inst) {

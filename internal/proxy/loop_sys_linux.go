@@ -34,15 +34,17 @@ func (s *fdSource) Read(p []byte) (int, error) {
 	}
 }
 
-// rawRead and rawWrite are read(2) and write(2) without the Go scheduler's system-call bookkeeping (entersyscall and
+// rawRead and rawWrite read and write a socket without the Go scheduler's system-call bookkeeping (entersyscall and
 // exitsyscall, which let another goroutine have the P while a call blocks): the loop's sockets are non-blocking, so
-// the calls never block, and skipping it saves about 0.1 µs per call on the request path.
+// the calls never block, and skipping it saves about 0.1 µs per call on the request path. They are recvfrom(2) and
+// sendto(2) rather than read(2) and write(2), which go through the VFS layer first (vfs_read, sock_read_iter) for
+// nothing on a socket; MSG_NOSIGNAL turns a write to a reset connection into EPIPE without raising SIGPIPE.
 func rawRead(fd int, p []byte) (int, syscall.Errno) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
 	return int(n), e
 }
 
@@ -51,7 +53,7 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 	return int(n), e
 }
 
