@@ -38,7 +38,10 @@ const (
 // before the caller closes it. Closing a socket with unread input makes the kernel send a reset, which can destroy
 // the error response before the client has read it (a client still busy uploading its body does not read yet).
 func (c *conn) lingerClose() {
-	tc, ok := c.nc.(*net.TCPConn)
+	tc, ok := c.nc.(interface {
+		net.Conn
+		CloseWrite() error
+	})
 	if !ok {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/balancer"
@@ -406,7 +405,7 @@ func (c *conn) sendBody(cfg *Config, rt *Route, uc *upstream.Conn, hard time.Tim
 
 // spliceRequestBody sends a large request body of known length: the bytes already read with the head first, the
 // rest socket to socket. A failure is reported as the client's (a SourceError) unless the upstream side timed out.
-func (c *conn) spliceRequestBody(dst, src *net.TCPConn, idle time.Duration, hard time.Time) error {
+func (c *conn) spliceRequestBody(dst, src spliceConn, idle time.Duration, hard time.Time) error {
 	n := c.req.ContentLength
 	if buf := c.r.Buffered(); len(buf) > 0 {
 		k := min(int64(len(buf)), n)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,14 @@ type loopState struct {
 	pending  []byte // response bytes the socket did not take yet
 	closing  bool   // close once pending is written (lcFlush)
 	pre      *Route // route matched before the request was started (saves a second match)
+	// fc is the socket as a net.Conn for a goroutine the loop hands the connection to (nc while away), made at the
+	// first hand-off; addrs are its local and remote addresses.
+	fc    *fdConn
+	addrs [2]net.Addr
+	// lent is the loop's upstream connection a goroutine relays the current response from (handOffRelay); it comes
+	// back with the client connection, to be pooled when lentKeep.
+	lent     *loopUp
+	lentKeep bool
 
 	// The exchange in progress (lcConnect, lcSend, lcWait).
 	cfg     *Config

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"net"
 	"time"
 
 	"github.com/fjord-gw/fjord/internal/upstream"
@@ -14,12 +15,16 @@ type loop struct{}
 
 type loopUp struct{ uc *upstream.Conn }
 
-func (s *Server) eventLoop() *loop        { return nil }
-func (c *conn) now() time.Time            { return time.Now() }
-func (s *Server) stopLoopsLocked()        {}
-func (l *loop) post(loopMsg)              {}
-func (l *loop) write(*conn, []byte) error { panic("proxy: no event loops on this platform") }
-func (l *loop) releaseUp(*conn, bool)     { panic("proxy: no event loops on this platform") }
+type fdConn struct{}
+
+func (s *Server) eventLoop() *loop { return nil }
+func (c *conn) now() time.Time     { return time.Now() }
+
+func loopSpliceable(net.Conn, net.Conn) (spliceConn, spliceConn, bool) { return nil, nil, false }
+func (s *Server) stopLoopsLocked()                                     {}
+func (l *loop) post(loopMsg)                                           {}
+func (l *loop) write(*conn, []byte) error                              { panic("proxy: no event loops on this platform") }
+func (l *loop) releaseUp(*conn, bool)                                  { panic("proxy: no event loops on this platform") }
 func (l *loop) forward(*conn, *Config, *Route) bool {
 	panic("proxy: no event loops on this platform")
 }

@@ -167,8 +167,14 @@ func (l *loop) closeAfter(c *conn) {
 	c.lc.deadline = l.now + int64(l.srv.cfg.Load().Client.BodyIdleTimeout)
 }
 
-// away gives c to a goroutine: reads block in Go's netpoller again until the goroutine posts c back (msgBack).
+// away gives c to a goroutine until it posts c back (msgBack). The goroutine uses the socket through an fdConn,
+// whose waits the loop's events end.
 func (l *loop) away(c *conn) {
+	if c.lc.fc == nil {
+		c.lc.fc = newFDConn(c.lc.fd, c.lc.addrs[0], c.lc.addrs[1])
+	}
+	c.nc = c.lc.fc
+	c.dc.Conn = c.nc
 	c.lc.phase, c.lc.inLoop, c.lc.deadline, c.lc.pre = lcAway, false, 0, nil
 	c.lc.away.Store(true)
 	c.r.SetSource(&c.dc)
@@ -472,12 +478,14 @@ func (l *loop) bodyFailed(c *conn, err error) {
 }
 
 // handOffRelay lets a goroutine stream the rest of a response body (large, chunked or until close), with the
-// goroutine engine's code (splice included); the upstream connection goes with it and ends in the instance's
-// shared pool.
+// goroutine engine's code (splice included). The upstream connection is lent with it (read through its fdConn) and
+// comes back with the client connection (takeBack).
 func (l *loop) handOffRelay(c *conn, rl relay) {
 	u := c.lc.up
 	c.lc.up = nil
-	l.detachUp(u)
+	u.c, u.lent = nil, true
+	u.uc.R.SetSource(&u.uc.Conn)
+	c.lc.lent, c.lc.lentKeep = u, false
 	cfg, rt, hard := c.lc.cfg, c.lc.rt, c.lc.hard
 	pending := c.lc.pending
 	c.lc.pending = nil

@@ -3,8 +3,6 @@
 package proxy
 
 import (
-	"errors"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,37 +13,41 @@ import (
 // The loop's upstream connections: each loop keeps its own idle pool per instance, registered with its epoll set, so
 // an exchange never reaches into another core's pool.
 
-// registerUp takes an upstream connection into the loop.
+// registerUp takes an upstream connection into the loop: its socket leaves Go's netpoller (detach) for the loop's
+// epoll set, and uc goes on as an fdConn. On failure uc is closed.
 func (l *loop) registerUp(uc *upstream.Conn) (*loopUp, error) {
-	sc, ok := uc.Conn.Conn.(syscall.Conn)
-	if !ok {
-		return nil, errors.New("upstream connection has no descriptor")
-	}
-	raw, err := sc.SyscallConn()
+	local, remote := uc.Conn.Conn.LocalAddr(), uc.Conn.Conn.RemoteAddr()
+	fd, err := detach(uc.Conn.Conn)
 	if err != nil {
+		_ = uc.Close()
 		return nil, err
 	}
-	u := &loopUp{uc: uc, fd: -1}
-	if err := raw.Control(func(p uintptr) { u.fd = int(p) }); err != nil {
-		return nil, err
-	}
-	u.src.fd = u.fd
+	u := &loopUp{uc: uc, fd: fd, fc: newFDConn(fd, local, remote)}
+	uc.Conn.Conn = u.fc
+	u.src.fd = fd
 	u.slot = l.alloc(loopSlot{u: u})
-	if err := l.register(u.fd, u.slot); err != nil {
-		l.release(u.slot)
+	if err := l.register(fd, u.slot); err != nil {
+		l.closeUp(u)
 		return nil, err
 	}
-	_ = uc.Conn.Conn.SetDeadline(time.Time{}) // the loop keeps its own time; a pooled conn may carry an old deadline
+	_ = uc.Conn.Clear() // the loop keeps its own time; a pooled conn may carry old limits
 	uc.R.SetSource(&u.src)
 	return u, nil
 }
 
-// detachUp gives an upstream connection back to blocking use by a goroutine.
-func (l *loop) detachUp(u *loopUp) {
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, u.fd, nil)
-	l.release(u.slot)
-	u.c = nil
-	u.uc.R.SetSource(&u.uc.Conn)
+// takeBack ends the loan of u to the goroutine that served c's response: u is pooled if the goroutine left it
+// reusable and did not close it.
+func (l *loop) takeBack(c *conn, u *loopUp) {
+	c.lc.lent = nil
+	u.lent = false
+	u.uc.R.SetSource(&u.src)
+	u.src.ready = true // events that came while it was lent were not looked at
+	_ = u.fc.SetDeadline(time.Time{})
+	if c.lc.lentKeep && !u.fc.Closed() {
+		l.putIdle(u)
+	} else {
+		l.closeUp(u)
+	}
 }
 
 // releaseUp settles the upstream connection of c's exchange (see conn.releaseUp).
@@ -62,7 +64,8 @@ func (l *loop) releaseUp(c *conn, reusable bool) {
 func (l *loop) closeUp(u *loopUp) {
 	l.release(u.slot)
 	u.c = nil
-	_ = u.uc.Close()
+	_ = u.uc.Close() // the fdConn: wakes a goroutine still waiting on it
+	_ = unix.Close(u.fd)
 }
 
 // popIdle returns an idle upstream connection to inst: this loop's most recent one, else one from the instance's

@@ -150,6 +150,10 @@ func (c *conn) releaseUp(uc *upstream.Conn, reusable bool) {
 		c.lc.lp.releaseUp(c, reusable)
 		return
 	}
+	if c.lc.lent != nil && c.lc.lent.uc == uc {
+		c.lc.lentKeep = reusable // the loop takes it back with the client connection (loop.takeBack)
+		return
+	}
 	if reusable {
 		uc.Instance().Put(uc)
 	} else {

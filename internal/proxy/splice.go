@@ -25,17 +25,28 @@ func minPositive(a, b time.Duration) time.Duration {
 	return min(a, b)
 }
 
-// spliceable returns the two TCP connections when both ends are plain TCP.
-func spliceable(dst, src net.Conn) (*net.TCPConn, *net.TCPConn, bool) {
-	d, ok1 := dst.(*net.TCPConn)
-	s, ok2 := src.(*net.TCPConn)
-	return d, s, ok1 && ok2
+// spliceConn is a connection whose ReadFrom moves the bytes of another of its kind without copying them through
+// the process: *net.TCPConn (Go splices between plain TCP connections) and fdConn (an event loop's sockets).
+type spliceConn interface {
+	net.Conn
+	io.ReaderFrom
+}
+
+// spliceable returns the two connections when both ends are plain TCP connections of the same kind.
+func spliceable(dst, src net.Conn) (spliceConn, spliceConn, bool) {
+	if d, ok := dst.(*net.TCPConn); ok {
+		if s, ok := src.(*net.TCPConn); ok {
+			return d, s, true
+		}
+		return nil, nil, false
+	}
+	return loopSpliceable(dst, src)
 }
 
 // splice moves exactly n bytes from src to dst. Every chunk must make progress within idle (and everything finish by
 // hard), like the buffered copy's per-operation deadlines. It leaves both connections' deadlines set; callers reset
 // them before the next exchange.
-func splice(dst, src *net.TCPConn, n int64, idle time.Duration, hard time.Time) (int64, error) {
+func splice(dst, src spliceConn, n int64, idle time.Duration, hard time.Time) (int64, error) {
 	lim := &io.LimitedReader{R: src}
 	var done int64
 	for done < n {
