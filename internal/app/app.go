@@ -272,7 +272,7 @@ func (a *App) closeListeners(b *Built) {
 	}
 	for addr, ln := range a.listeners {
 		if !keep[addr] {
-			_ = ln.Close()
+			_ = a.srv.CloseListener(ln) // at once, also for the event loops that accept from it
 			delete(a.listeners, addr)
 			if st := a.modes[addr]; st != nil {
 				st.stopStapling()

@@ -103,22 +103,29 @@ type conn struct {
 var _ router.Request = (*conn)(nil)
 
 func newConn(s *Server, nc net.Conn, scheme string) *conn {
-	c := &conn{srv: s, nc: nc, scheme: scheme}
-	c.dc.Conn = nc
-	c.r = &c.rd
-	c.r.Reset(&c.dc)
-	c.idleRead = c.idleReadFd
+	var remote netip.AddrPort
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.remote = ta.AddrPort()
-		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
+		remote = ta.AddrPort()
+		remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	}
-	c.peer, c.client = c.remote, c.remote
+	c := newConnBase(s, scheme, remote)
+	c.nc = nc
+	c.dc.Conn = nc
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 		if raw, err := tc.SyscallConn(); err == nil {
 			c.raw = raw
 		}
 	}
+	return c
+}
+
+// newConnBase is a connection from remote without its socket (newConn adds a net.Conn, an event loop a descriptor).
+func newConnBase(s *Server, scheme string, remote netip.AddrPort) *conn {
+	c := &conn{srv: s, scheme: scheme, remote: remote, client: remote, peer: remote}
+	c.r = &c.rd
+	c.r.Reset(&c.dc)
+	c.idleRead = c.idleReadFd
 	c.path = make([]byte, 0, 128)
 	return c
 }

@@ -85,6 +85,8 @@ const (
 	msgShutdown                    // Shutdown began
 	msgForce                       // Shutdown's deadline passed: close c now
 	msgStop                        // all connections are gone: stop the loop
+	msgListen                      // accept from ll too
+	msgUnlisten                    // stop accepting from ll, then send on ack
 )
 
 type loopMsg struct {
@@ -93,6 +95,8 @@ type loopMsg struct {
 	keep bool
 	uc   *upstream.Conn
 	err  error
+	ll   *loopListener
+	ack  chan<- struct{}
 }
 
 // errWouldBlock is what an fdSource returns when the socket has no data: the loop waits for epoll instead.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -49,9 +50,12 @@ type loop struct {
 	signaled bool
 
 	pools     map[*upstream.Instance][]*loopUp // idle upstream connections of this loop, most recent last
+	listeners map[*loopListener]uint32         // the listeners this loop accepts from, with their slots
+	paused    []pausedListener                 // listeners left alone for a while after accept failed
 	clock     time.Time                        // the time, read once per few events (see tick)
 	now       int64                            // clock in unix nanoseconds
 	yielded   int64                            // when run last went through the scheduler (yieldEvery)
+	spawned   bool                             // the batch started goroutines: they wait on the loop's P (see run)
 	nextSweep int64
 	closing   bool // Shutdown: idle connections close, busy ones after their response
 	stopped   bool
@@ -61,7 +65,9 @@ type loop struct {
 // loopTick is how often the loop checks its connections' timeouts; timeouts fire up to this late.
 const loopTick = 10 * time.Millisecond
 
-// yieldEvery is how often a loop goes through Go's scheduler (runtime.Gosched). A loop that only ever runs or waits
+// yieldEvery is how often a loop goes through Go's scheduler (runtime.Gosched); it also yields after a batch of
+// events that started goroutines (hand-offs, dials, shadow requests), which Go queues on the loop's P, so that they
+// run now rather than when the P is next free. A loop that only ever runs or waits
 // in epoll_wait never does, and the runtime's monitor treats a goroutine that kept its P for 10 ms as one to preempt
 // and, when it is in a system call then, takes its P away: measured, that cost a preemption signal, a P hand-off and
 // a storm of monitor wake-ups every 10 ms (about 1 % of the loop's CPU). A voluntary yield every 5 ms avoids all
@@ -72,6 +78,7 @@ type loopSlot struct {
 	gen uint32
 	c   *conn
 	u   *loopUp
+	ln  *loopListener
 }
 
 // loopUp is an upstream connection registered with a loop. Its reader reads the socket without blocking. uc's
@@ -98,7 +105,7 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, fmt.Errorf("event loop: eventfd: %w", err)
 	}
 	l := &loop{srv: s, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 128), slots: make([]loopSlot, 1),
-		pools: map[*upstream.Instance][]*loopUp{}, done: make(chan struct{})}
+		pools: map[*upstream.Instance][]*loopUp{}, listeners: map[*loopListener]uint32{}, done: make(chan struct{})}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		_ = unix.Close(epfd)
@@ -138,8 +145,8 @@ func (l *loop) run() {
 			l.dispatch(&l.events[i])
 		}
 		full = n == len(l.events)
-		if l.now-l.yielded >= int64(yieldEvery) {
-			l.yielded = l.now
+		if l.spawned || l.now-l.yielded >= int64(yieldEvery) {
+			l.spawned, l.yielded = false, l.now
 			runtime.Gosched()
 		}
 	}
@@ -183,6 +190,10 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 	in := ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	out := ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	s := &l.slots[idx]
+	if ll := s.ln; ll != nil {
+		l.accept(ll)
+		return
+	}
 	if c := s.c; c != nil {
 		if in {
 			c.lc.src.ready = true
@@ -295,8 +306,17 @@ func (l *loop) handle(m *loopMsg) {
 		l.serveNext(c)
 	case msgDialed:
 		l.dialed(c, m.uc, m.err)
+	case msgListen:
+		l.listen(m.ll)
+	case msgUnlisten:
+		l.forget(m.ll)
+		m.ack <- struct{}{}
 	case msgShutdown:
 		l.closing = true
+		for ll := range l.listeners {
+			l.unlisten(ll)
+		}
+		l.paused = nil
 		for i := range l.slots {
 			if c := l.slots[i].c; c != nil && c.lc.inLoop && c.lc.phase == lcIdle {
 				l.closeConn(c)
@@ -316,6 +336,7 @@ func (l *loop) handle(m *loopMsg) {
 // adopt registers a freshly accepted connection and starts waiting for its first request. The socket leaves Go's
 // netpoller (detach): from now on the loop's epoll set alone watches it.
 func (l *loop) adopt(c *conn) {
+	local, remote := c.nc.LocalAddr(), c.nc.RemoteAddr()
 	fd, err := detach(c.nc)
 	if err != nil {
 		l.srv.log.Warn("event loop: cannot take connection", "err", err)
@@ -325,8 +346,13 @@ func (l *loop) adopt(c *conn) {
 		c.srv.untrack(c)
 		return
 	}
-	c.lc.addrs = [2]net.Addr{c.nc.LocalAddr(), c.nc.RemoteAddr()}
 	c.nc, c.dc.Conn, c.raw = nil, nil, nil // until a goroutine needs one (away)
+	l.adoptFD(c, fd, local, remote)
+}
+
+// adoptFD registers a new connection's socket, which no one else watches, and waits for the first request.
+func (l *loop) adoptFD(c *conn, fd int, local, remote net.Addr) {
+	c.lc.addrs = [2]net.Addr{local, remote}
 	c.lc.lp, c.lc.fd = l, fd
 	c.lc.inLoop = true
 	c.lc.src = fdSource{fd: fd}
@@ -484,6 +510,9 @@ func (l *loop) flushed(c *conn) {
 func (l *loop) sweep() {
 	now := l.now
 	l.nextSweep = now + int64(loopTick)
+	if len(l.paused) > 0 {
+		l.resume()
+	}
 	for i := 1; i < len(l.slots); i++ {
 		c := l.slots[i].c
 		if c == nil || !c.lc.inLoop || c.lc.deadline == 0 || now < c.lc.deadline {
@@ -525,24 +554,42 @@ var loopProcs = sync.OnceValue(func() int {
 func (s *Server) eventLoop() *loop {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loopErr != nil {
+	if !s.startLoopsLocked() {
 		return nil
-	}
-	if s.loops == nil {
-		n := loopProcs()
-		for i := 0; i < n; i++ {
-			l, err := newLoop(s)
-			if err != nil {
-				s.loopErr = err
-				s.log.Warn("event loops unavailable; serving with goroutines", "err", err)
-				s.stopLoopsLocked()
-				return nil
-			}
-			s.loops = append(s.loops, l)
-		}
 	}
 	s.nextLoop++
 	return s.loops[s.nextLoop%len(s.loops)]
+}
+
+// allLoops returns all of the server's event loops, starting them on first use; nil when they cannot start.
+func (s *Server) allLoops() []*loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.startLoopsLocked() {
+		return nil
+	}
+	return slices.Clone(s.loops)
+}
+
+// startLoopsLocked starts the event loops unless they run (s.mu held); false when they cannot.
+func (s *Server) startLoopsLocked() bool {
+	if s.loopErr != nil {
+		return false
+	}
+	if s.loops != nil {
+		return true
+	}
+	for range loopProcs() {
+		l, err := newLoop(s)
+		if err != nil {
+			s.loopErr = err
+			s.log.Warn("event loops unavailable; serving with goroutines", "err", err)
+			s.stopLoopsLocked()
+			return false
+		}
+		s.loops = append(s.loops, l)
+	}
+	return true
 }
 
 // stopLoopsLocked stops the event loops (s.mu held); they have no connections left by then.

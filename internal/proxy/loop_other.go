@@ -17,6 +17,14 @@ type loopUp struct{ uc *upstream.Conn }
 
 type fdConn struct{}
 
+type loopListener struct{}
+
+func (*loopListener) close() {}
+
+func (s *Server) serveLoops(net.Listener, string, string, func() *ListenerMode) (bool, error) {
+	return false, nil
+}
+
 func (s *Server) eventLoop() *loop { return nil }
 func (c *conn) now() time.Time     { return time.Now() }
 

@@ -58,8 +58,8 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 }
 
 // waitEvents is epoll_wait(2) for up to wait milliseconds. A wait that can block is an ordinary system call
-// (entersyscall), so that the runtime knows the thread is in the kernel and may give its P to other goroutines if it
-// stays there long; a look without waiting (wait 0) skips that bookkeeping like rawRead.
+// (entersyscall): the runtime knows the thread is in the kernel, and its monitor gives the loop's P to other
+// goroutines when they need one and none is idle. A look without waiting (wait 0) skips that bookkeeping like rawRead.
 func waitEvents(epfd int, events []unix.EpollEvent, wait int) (int, syscall.Errno) {
 	if wait == 0 {
 		return pollNow(epfd, events)

@@ -26,7 +26,8 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	lns     map[net.Listener]struct{}
-	wg      sync.WaitGroup // connection goroutines
+	lls     map[net.Listener]*loopListener // the listeners the event loops accept from (see serveLoops)
+	wg      sync.WaitGroup                 // connection goroutines
 
 	limits     connLimits       // open connections in total and per client IP (ClientLimits.MaxConnections*)
 	handshakes [2]atomic.Uint64 // client TLS handshakes completed, failed (see TLSHandshakes)
@@ -44,7 +45,8 @@ func NewServer(cfg *Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{log: log, conns: map[*conn]struct{}{}, lns: map[net.Listener]struct{}{}}
+	s := &Server{log: log, conns: map[*conn]struct{}{}, lns: map[net.Listener]struct{}{},
+		lls: map[net.Listener]*loopListener{}}
 	s.limits.seed = maphash.MakeSeed()
 	s.limits.now = time.Now
 	s.cfg.Store(normalize(cfg))
@@ -88,6 +90,9 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 		delete(s.lns, ln)
 		s.mu.Unlock()
 	}()
+	if served, err := s.serveLoops(ln, name, scheme, mode); served {
+		return err
+	}
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -116,27 +121,52 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 			s.refuse(nc, ip, r, lim)
 			continue
 		}
-		c := newConn(s, nc, scheme)
-		c.listener = name
-		if mode != nil {
-			c.setMode(mode())
-		}
-		var lp *loop
-		if cfg.Engine == EngineLoop && c.raw != nil && c.tls == nil && c.redirectPort == 0 && !c.h2c {
-			lp = s.eventLoop()
-			c.lc.lp = lp
-		}
-		if !s.track(c) {
-			_ = nc.Close()
-			s.limits.release(ip)
+		if !s.start(nc, ip, cfg, name, scheme, modeOf(mode), nil) {
 			return ErrServerClosed
 		}
-		if lp != nil {
-			lp.post(loopMsg{kind: msgAdopt, c: c})
-			continue
-		}
-		go c.serve()
 	}
+}
+
+// start serves an accepted connection that the limits admitted: with an event loop (lp if given, else the next one)
+// where the engine and the listener's mode allow, else with a goroutine of its own. It reports false when the server
+// is closing (the connection is then closed).
+func (s *Server) start(nc net.Conn, ip netip.Addr, cfg *Config, name, scheme string, m *ListenerMode, lp *loop) bool {
+	c := newConn(s, nc, scheme)
+	c.listener = name
+	c.setMode(m)
+	loopable := cfg.Engine == EngineLoop && c.raw != nil && c.tls == nil && c.redirectPort == 0 && !c.h2c
+	if loopable && lp == nil {
+		lp = s.eventLoop()
+	}
+	if !loopable {
+		lp = nil
+	}
+	c.lc.lp = lp
+	if !s.track(c) {
+		_ = nc.Close()
+		s.limits.release(ip)
+		return false
+	}
+	if lp != nil {
+		lp.post(loopMsg{kind: msgAdopt, c: c})
+		return true
+	}
+	go c.serve()
+	return true
+}
+
+// modeOf reads a listener's mode; nil (plain HTTP) without a mode function.
+func modeOf(mode func() *ListenerMode) *ListenerMode {
+	if mode == nil {
+		return nil
+	}
+	return mode()
+}
+
+// plainMode reports whether connections under m can be served by an event loop (no TLS, h2c, redirect or PROXY
+// protocol).
+func plainMode(m *ListenerMode) bool {
+	return m == nil || m.TLS == nil && !m.H2C && m.RedirectPort == 0 && !m.ProxyProtocol
 }
 
 func (s *Server) track(c *conn) bool {
@@ -173,6 +203,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for ln := range s.lns {
 		_ = ln.Close()
 	}
+	lls := make([]*loopListener, 0, len(s.lls))
+	for _, ll := range s.lls {
+		lls = append(lls, ll)
+	}
 	for c := range s.conns {
 		c.wakeIfIdle()
 	}
@@ -180,6 +214,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.post(loopMsg{kind: msgShutdown})
 	}
 	s.mu.Unlock()
+	for _, ll := range lls {
+		ll.close() // the loops accept no more
+	}
 	defer func() {
 		s.mu.Lock()
 		s.stopLoopsLocked()
@@ -202,6 +239,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// CloseListener stops serving ln and closes it. For a listener the event loops accept from, this takes it out of
+// their epoll sets at once (closing ln directly stops the loops' accepting within 200 ms).
+func (s *Server) CloseListener(ln net.Listener) error {
+	s.mu.Lock()
+	ll := s.lls[ln]
+	s.mu.Unlock()
+	if ll != nil {
+		ll.close()
+	}
+	return ln.Close()
+}
+
 // ConnRejections counts client connections closed right after accept because a limit was reached, since the
 // server was created.
 type ConnRejections struct {
@@ -222,6 +271,10 @@ func (s *Server) Rejected() ConnRejections {
 // lines.
 func (s *Server) refuse(nc net.Conn, ip netip.Addr, r admission, lim ClientLimits) {
 	_ = nc.Close()
+	s.logRefusal(ip, r, lim)
+}
+
+func (s *Server) logRefusal(ip netip.Addr, r admission, lim ClientLimits) {
 	if !s.limits.shouldLog(ip) {
 		return
 	}
