@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -20,13 +21,18 @@ import (
 // loop is one event loop: an epoll set with the client connections assigned to it and the upstream connections
 // their exchanges use, served by one goroutine.
 //
-// The loop waits in epoll_wait itself, inside a system call, as nginx's workers do: one system call per wake-up, and
-// the sockets it owns are in its epoll set only, never in Go's netpoller (see detach; a goroutine the loop hands a
-// request to sees them through an fdConn, woken by the loop's events). While it waits, its thread keeps its P;
-// the process runs with one more P than there are loops (loopProcs), so the goroutines of TLS and HTTP/2
-// connections, hand-offs, dials and health checks always have one. An earlier design registered the epoll set
-// with Go's netpoller and parked the loop goroutine instead: that nests one epoll set in another and doubles every
-// socket's registration, and measured about 6 % more CPU per request.
+// The loop does not block an OS thread in epoll_wait: its epoll descriptor is itself registered with Go's netpoller
+// (an epoll set is readable while it has events), so the loop goroutine parks like any other when it has nothing to
+// do and Go's scheduler keeps running the goroutines of TLS connections, health checks and hand-offs next to it. Each
+// wake-up drains the set with non-blocking epoll_wait calls. The sockets the loop owns are in its epoll set only,
+// not in the netpoller as well (see detach, and loop_accept_linux.go): each socket event is reported once. A
+// goroutine the loop hands a request to uses the socket through an fdConn, woken by the loop's events.
+//
+// Waiting in epoll_wait directly, holding the P, measured about 6 % less CPU per proxied request on a dedicated core,
+// and was tried: with clients, upstreams or TLS connections in the same process, the goroutines then got a loop's
+// P only when Go's monitor took it from the system call, and a benchmark with both in one process ran at a sixth of
+// its speed (BenchmarkProxyGET, 152 µs instead of 25 µs per request). A proxy terminates TLS in goroutines, so that
+// trade is not worth making.
 //
 // Every socket is registered edge-triggered. A socket is read until a read comes back short (the receive queue is
 // then empty, so more data raises a new event) and written until the kernel takes less than offered (then EPOLLOUT
@@ -39,7 +45,10 @@ type loop struct {
 	srv    *Server
 	epfd   int
 	efd    int // eventfd for post
+	file   *os.File
+	raw    syscall.RawConn
 	events []unix.EpollEvent
+	pollFn func(uintptr) bool // l.poll, bound once
 
 	slots []loopSlot // index 0 is the eventfd
 	free  []uint32
@@ -54,8 +63,6 @@ type loop struct {
 	paused    []pausedListener                 // listeners left alone for a while after accept failed
 	clock     time.Time                        // the time, read once per few events (see tick)
 	now       int64                            // clock in unix nanoseconds
-	yielded   int64                            // when run last went through the scheduler (yieldEvery)
-	spawned   bool                             // the batch started goroutines: they wait on the loop's P (see run)
 	nextSweep int64
 	closing   bool // Shutdown: idle connections close, busy ones after their response
 	stopped   bool
@@ -64,15 +71,6 @@ type loop struct {
 
 // loopTick is how often the loop checks its connections' timeouts; timeouts fire up to this late.
 const loopTick = 10 * time.Millisecond
-
-// yieldEvery is how often a loop goes through Go's scheduler (runtime.Gosched); it also yields after a batch of
-// events that started goroutines (hand-offs, dials, shadow requests), which Go queues on the loop's P, so that they
-// run now rather than when the P is next free. A loop that only ever runs or waits
-// in epoll_wait never does, and the runtime's monitor treats a goroutine that kept its P for 10 ms as one to preempt
-// and, when it is in a system call then, takes its P away: measured, that cost a preemption signal, a P hand-off and
-// a storm of monitor wake-ups every 10 ms (about 1 % of the loop's CPU). A voluntary yield every 5 ms avoids all
-// three, and gives goroutines queued on the loop's P their turn.
-const yieldEvery = 5 * time.Millisecond
 
 type loopSlot struct {
 	gen uint32
@@ -112,42 +110,35 @@ func newLoop(s *Server) (*loop, error) {
 		_ = unix.Close(efd)
 		return nil, fmt.Errorf("event loop: register eventfd: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(efd)
+		return nil, fmt.Errorf("event loop: %w", err)
+	}
+	l.file = os.NewFile(uintptr(epfd), "epoll") // non-blocking: os registers it with the netpoller
+	if l.raw, err = l.file.SyscallConn(); err != nil {
+		_ = l.file.Close()
+		_ = unix.Close(efd)
+		return nil, fmt.Errorf("event loop: %w", err)
+	}
+	l.pollFn = l.poll
 	go l.run()
 	return l, nil
 }
 
-// run waits for events (or the next timeout check) and handles them until the loop is stopped.
+// run parks in the netpoller until the epoll set has events (or the next timeout check is due) and handles them.
 func (l *loop) run() {
 	defer close(l.done)
-	full := false
 	for !l.stopped {
 		l.tick()
 		if l.now >= l.nextSweep {
 			l.sweep()
 		}
-		wait := 0 // a full batch last time: more may be ready, look without waiting
-		if !full {
-			wait = int((l.nextSweep-l.now)/int64(time.Millisecond)) + 1
-		}
-		n, err := waitEvents(l.epfd, l.events, wait)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != 0 {
-			l.srv.log.Error("event loop stopped: epoll_wait", "err", err)
+		_ = l.file.SetReadDeadline(time.Unix(0, l.nextSweep))
+		err := l.raw.Read(l.pollFn)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.srv.log.Error("event loop stopped", "err", err)
 			break
-		}
-		l.tick()
-		for i := 0; i < n; i++ {
-			if i > 0 && i%clockEvery == 0 {
-				l.tick()
-			}
-			l.dispatch(&l.events[i])
-		}
-		full = n == len(l.events)
-		if l.spawned || l.now-l.yielded >= int64(yieldEvery) {
-			l.spawned, l.yielded = false, l.now
-			runtime.Gosched()
 		}
 	}
 	for inst, pool := range l.pools {
@@ -156,8 +147,38 @@ func (l *loop) run() {
 		}
 		delete(l.pools, inst)
 	}
-	_ = unix.Close(l.epfd)
+	_ = l.file.Close()
 	_ = unix.Close(l.efd)
+}
+
+// poll is the readiness callback of run: it drains the epoll set and returns false to park again (true to stop).
+func (l *loop) poll(uintptr) bool {
+	for {
+		n, err := pollNow(l.epfd, l.events)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != 0 {
+			l.srv.log.Error("event loop: epoll_wait", "err", err)
+			return true
+		}
+		l.tick()
+		for i := 0; i < n; i++ {
+			if i > 0 && i%clockEvery == 0 {
+				l.tick()
+			}
+			l.dispatch(&l.events[i])
+		}
+		if l.stopped {
+			return true
+		}
+		if l.now >= l.nextSweep {
+			return true // back to run for the sweep and the next deadline
+		}
+		if n < len(l.events) {
+			return false
+		}
+	}
 }
 
 // clockEvery is how many events the loop handles between two clock reads. Like nginx's cached time, a request's
@@ -540,15 +561,6 @@ func (l *loop) sweep() {
 	}
 }
 
-// loopProcs returns how many event loops a server runs: GOMAXPROCS as it was when the first server started its
-// loops, which then raises GOMAXPROCS by one. A loop keeps its P while it waits in epoll_wait (see loop); the extra P
-// is for every other goroutine. GOMAXPROCS is the process's, so this is decided once per process, not per server.
-var loopProcs = sync.OnceValue(func() int {
-	n := max(1, runtime.GOMAXPROCS(0))
-	runtime.GOMAXPROCS(n + 1)
-	return n
-})
-
 // loops returns the server's event loops, starting them on first use; nil when they cannot start (the server
 // then serves with goroutines).
 func (s *Server) eventLoop() *loop {
@@ -579,7 +591,7 @@ func (s *Server) startLoopsLocked() bool {
 	if s.loops != nil {
 		return true
 	}
-	for range loopProcs() {
+	for range max(1, runtime.GOMAXPROCS(0)) {
 		l, err := newLoop(s)
 		if err != nil {
 			s.loopErr = err

@@ -184,7 +184,6 @@ func (l *loop) away(c *conn) {
 // handOff serves the whole current request in a goroutine, exactly as the goroutine engine would.
 func (l *loop) handOff(c *conn, cfg *Config) {
 	l.away(c)
-	l.spawned = true
 	go func() {
 		keep := c.handle(cfg)
 		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
@@ -197,7 +196,6 @@ func (l *loop) forward(c *conn, cfg *Config, rt *Route) bool {
 	svc := rt.Service
 	if svc.Limiter != nil && !svc.Limiter.TryAcquire() {
 		l.away(c)
-		l.spawned = true
 		go func() {
 			keep := c.endRequest(cfg, c.forward(cfg, rt))
 			l.post(loopMsg{kind: msgBack, c: c, keep: keep})
@@ -240,7 +238,6 @@ func (l *loop) attempt(c *conn, inst *upstream.Instance, fresh bool) {
 	}
 	c.lc.phase, c.lc.deadline = lcConnect, 0 // Dial bounds itself by the connect timeout
 	connect := c.lc.rt.Timeouts.Connect
-	l.spawned = true
 	go func() {
 		uc, err := inst.Dial(context.Background(), connect)
 		l.post(loopMsg{kind: msgDialed, c: c, uc: uc, err: err})
@@ -406,9 +403,6 @@ func (l *loop) gotResponse(c *conn) {
 		l.finish(c, false)
 		return
 	}
-	if rt.Shadow != nil {
-		l.spawned = true // the mirror's goroutine (see run)
-	}
 	rl, ok := c.relayHead(rt, u.uc)
 	if !ok || rl.uc == nil {
 		l.finish(c, ok && !rl.closeAfter)
@@ -496,7 +490,6 @@ func (l *loop) handOffRelay(c *conn, rl relay) {
 	pending := c.lc.pending
 	c.lc.pending = nil
 	l.away(c)
-	l.spawned = true
 	go func() {
 		keep := false
 		if _, err := c.nc.Write(pending); err != nil {

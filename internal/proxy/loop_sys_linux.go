@@ -57,18 +57,6 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	return int(n), e
 }
 
-// waitEvents is epoll_wait(2) for up to wait milliseconds. A wait that can block is an ordinary system call
-// (entersyscall): the runtime knows the thread is in the kernel, and its monitor gives the loop's P to other
-// goroutines when they need one and none is idle. A look without waiting (wait 0) skips that bookkeeping like rawRead.
-func waitEvents(epfd int, events []unix.EpollEvent, wait int) (int, syscall.Errno) {
-	if wait == 0 {
-		return pollNow(epfd, events)
-	}
-	n, _, e := syscall.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
-		uintptr(len(events)), uintptr(wait), 0, 0)
-	return int(n), e
-}
-
 // pollNow is epoll_wait with a zero timeout, which never blocks (see rawRead).
 func pollNow(epfd int, events []unix.EpollEvent) (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
