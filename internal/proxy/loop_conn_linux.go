@@ -82,9 +82,6 @@ func (d *fdDir) poke() {
 	}
 }
 
-// FD is the socket's descriptor; it stays the loop's.
-func (c *fdConn) FD() int { return c.fd }
-
 func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
 func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
 
