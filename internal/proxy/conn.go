@@ -120,6 +120,14 @@ func newConn(s *Server, nc net.Conn, scheme string) *conn {
 	return c
 }
 
+// retire gives back what an open connection holds once its socket is closed: buffers, its place in the connection
+// limits (admitted with the peer's address) and in the server's set.
+func (c *conn) retire() {
+	c.releaseBuffers()
+	c.srv.limits.release(c.peer.Addr())
+	c.srv.untrack(c)
+}
+
 // newConnBase is a connection from remote without its socket (newConn adds a net.Conn, an event loop a descriptor).
 func newConnBase(s *Server, scheme string, remote netip.AddrPort) *conn {
 	c := &conn{srv: s, scheme: scheme, remote: remote, client: remote, peer: remote}
@@ -169,9 +177,7 @@ func (c *conn) wakeIfIdle() {
 func (c *conn) serve() {
 	defer func() {
 		_ = c.nc.Close()
-		c.releaseBuffers()
-		c.srv.limits.release(c.peer.Addr()) // admitted with clientIP(nc), the same address
-		c.srv.untrack(c)
+		c.retire()
 	}()
 	if c.pp != nil && !c.readProxyHeader(c.srv.cfg.Load()) {
 		return

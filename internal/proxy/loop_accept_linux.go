@@ -238,7 +238,7 @@ func (l *loop) adoptNew(ll *loopListener, fd int, peer netip.AddrPort) {
 			s.log.Warn("accept: cannot make a connection", "listener", ll.addr.String(), "err", err)
 			return
 		}
-		s.start(nc, ip, cfg, ll.name, ll.scheme, m, nil)
+		s.start(nc, ip, cfg, ll.name, ll.scheme, m)
 		return
 	}
 	c := newConnBase(s, ll.scheme, peer)

@@ -219,8 +219,8 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 		if in {
 			c.lc.src.ready = true
 		}
-		if !c.lc.inLoop {
-			if fc := c.lc.fc; fc != nil && c.lc.away.Load() {
+		if !c.lc.inLoop { // a goroutine has it (away): pass the event on
+			if fc := c.lc.fc; fc != nil {
 				notify(fc, in, out)
 			}
 			return
@@ -362,9 +362,7 @@ func (l *loop) adopt(c *conn) {
 	if err != nil {
 		l.srv.log.Warn("event loop: cannot take connection", "err", err)
 		_ = c.nc.Close()
-		c.releaseBuffers()
-		c.srv.limits.release(c.peer.Addr())
-		c.srv.untrack(c)
+		c.retire()
 		return
 	}
 	c.nc, c.dc.Conn, c.raw = nil, nil, nil // until a goroutine needs one (away)
@@ -464,9 +462,7 @@ func (l *loop) closeConn(c *conn) {
 		_ = c.lc.fc.Close()
 	}
 	_ = unix.Close(c.lc.fd) // also takes it out of the epoll set
-	c.releaseBuffers()
-	c.srv.limits.release(c.peer.Addr())
-	c.srv.untrack(c)
+	c.retire()
 }
 
 // write sends b to the client without blocking; what the socket does not take is kept and sent when it is writable.

@@ -121,25 +121,22 @@ func (s *Server) serve(ln net.Listener, name, scheme string, mode func() *Listen
 			s.refuse(nc, ip, r, lim)
 			continue
 		}
-		if !s.start(nc, ip, cfg, name, scheme, modeOf(mode), nil) {
+		if !s.start(nc, ip, cfg, name, scheme, modeOf(mode)) {
 			return ErrServerClosed
 		}
 	}
 }
 
-// start serves an accepted connection that the limits admitted: with an event loop (lp if given, else the next one)
-// where the engine and the listener's mode allow, else with a goroutine of its own. It reports false when the server
-// is closing (the connection is then closed).
-func (s *Server) start(nc net.Conn, ip netip.Addr, cfg *Config, name, scheme string, m *ListenerMode, lp *loop) bool {
+// start serves an accepted connection that the limits admitted: with an event loop where the engine and the
+// listener's mode allow, else with a goroutine of its own. It reports false when the server is closing (the
+// connection is then closed).
+func (s *Server) start(nc net.Conn, ip netip.Addr, cfg *Config, name, scheme string, m *ListenerMode) bool {
 	c := newConn(s, nc, scheme)
 	c.listener = name
 	c.setMode(m)
-	loopable := cfg.Engine == EngineLoop && c.raw != nil && c.tls == nil && c.redirectPort == 0 && !c.h2c
-	if loopable && lp == nil {
+	var lp *loop
+	if cfg.Engine == EngineLoop && c.raw != nil && plainMode(m) {
 		lp = s.eventLoop()
-	}
-	if !loopable {
-		lp = nil
 	}
 	c.lc.lp = lp
 	if !s.track(c) {
