@@ -47,11 +47,15 @@ func load(src Source, prev *Built) (*Built, map[string]*listenerSetup, config.Di
 	if diags.HasErrors() {
 		return nil, nil, diags.Sorted()
 	}
+	stamps := stampCerts(cfg) // before the files are read: see certWatch
 	setups, tlsDiags := compileListeners(cfg)
 	b, more := Compile(cfg, prev)
 	diags = append(append(diags, tlsDiags...), more...)
 	if tlsDiags.HasErrors() {
 		return nil, nil, diags.Sorted()
+	}
+	if b != nil {
+		b.certStamps = stamps
 	}
 	return b, setups, diags.Sorted()
 }
@@ -187,7 +191,6 @@ func (a *App) Run(ctx context.Context, reload <-chan struct{}) error {
 	if a.Ready != nil {
 		a.Ready(a.addrs())
 	}
-	a.certs.changed(b.Config) // the files as they were loaded
 	certTick := time.NewTicker(a.certPoll())
 	defer certTick.Stop()
 	for {

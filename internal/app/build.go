@@ -45,6 +45,8 @@ type Built struct {
 	// serverCompress is server.compression compiled, shared by the routes without their own (build_compress.go).
 	serverCompress     *compress.Policy
 	serverCompressDone bool
+	// certStamps are the TLS certificate files' stamps taken before load read them (certs.go).
+	certStamps map[string]fileStamp
 }
 
 // instanceKey identifies an upstream instance that can be carried over a reload with its idle connections and

@@ -30,6 +30,24 @@ type certWatch struct {
 	seen map[string]fileStamp
 }
 
+// stampCerts stamps the certificate files of cfg. load calls it before the files are read, so a file replaced
+// while (or just after) a configuration loads differs from its stamp at the next poll and is not missed.
+func stampCerts(cfg *config.Config) map[string]fileStamp {
+	out := map[string]fileStamp{}
+	for _, f := range certFiles(cfg) {
+		out[f] = stampOf(f)
+	}
+	return out
+}
+
+// stampOf is f's stamp; a file that cannot be stat'ed has the zero stamp.
+func stampOf(f string) fileStamp {
+	if fi, err := os.Stat(f); err == nil {
+		return fileStamp{fi.ModTime(), fi.Size()}
+	}
+	return fileStamp{}
+}
+
 // certFiles lists the certificate and key files of every TLS listener of cfg, resolved like loadPair does.
 func certFiles(cfg *config.Config) []string {
 	var out []string
@@ -45,31 +63,30 @@ func certFiles(cfg *config.Config) []string {
 	return out
 }
 
-// changed stamps the files of cfg and reports whether any differs from the last poll. The first poll of a
-// configuration only records: a reload has just read the files.
-func (w *certWatch) changed(cfg *config.Config) bool {
-	fresh := w.cfg != cfg
-	if fresh {
-		w.cfg, w.seen = cfg, map[string]fileStamp{}
+// changed stamps the files of b's configuration and reports whether any differs from the last poll, or, at the
+// first poll of a configuration, from the stamps load took before it read the files.
+func (w *certWatch) changed(b *Built) bool {
+	if w.cfg != b.Config {
+		w.cfg, w.seen = b.Config, b.certStamps
+		if w.seen == nil {
+			w.seen = stampCerts(b.Config)
+		}
 	}
 	diff := false
-	for _, f := range certFiles(cfg) {
-		var st fileStamp
-		if fi, err := os.Stat(f); err == nil {
-			st = fileStamp{fi.ModTime(), fi.Size()}
-		}
-		if old, ok := w.seen[f]; !ok || old != st {
-			diff = diff || ok
+	for _, f := range certFiles(b.Config) {
+		st := stampOf(f)
+		if w.seen[f] != st {
+			diff = true
 			w.seen[f] = st
 		}
 	}
-	return diff && !fresh
+	return diff
 }
 
 // pollCerts reloads the certificates of every TLS listener when their files changed since the last poll.
 func (a *App) pollCerts() {
 	cfg := a.built.Config
-	if !a.certs.changed(cfg) {
+	if !a.certs.changed(a.built) {
 		return
 	}
 	for _, l := range cfg.Listeners {
