@@ -55,7 +55,10 @@ start_upstreams() {
         listen 127.0.0.1:${PORT[up1]} backlog=4096;
         listen 127.0.0.1:${PORT[up2]} backlog=4096;
         root $dir/www;
-        location / { rewrite ^ /body break; }
+        location / {
+            rewrite ^ /body break;
+$( ((CHUNKED)) && echo '            ssi on; ssi_types *; # the length is unknown to SSI: chunked')
+        }
     }
 }
 EOF

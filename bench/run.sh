@@ -15,6 +15,8 @@ usage: bench/run.sh [options]
   --duration SECS    length of each measured run, in seconds (default 10)
   --rounds N         interleaved rounds over all proxies (default 3)
   --size BYTES       upstream response body size (default 64)
+  --chunked          upstreams answer with Transfer-Encoding: chunked (nginx SSI on the body file)
+                     instead of Content-Length
   --only LIST        comma-separated subset of: fjord,nginx,haproxy,caddy
                      (default: all four, caddy only when it is installed)
   --proxy-cpus LIST  taskset CPU list for the proxy under test (default 1; "" = no pinning)
@@ -50,6 +52,7 @@ LOAD_THREADS=1
 KEEP=0
 IDLE=0
 FEATURES=0
+CHUNKED=0
 WARMUP=1
 FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
 
@@ -83,6 +86,7 @@ parse_args() {
 		--fjord-nginx-conf) FJORD_NGINX_CONF=1 ;;
 		--idle) IDLE=${2:?--idle needs a value}; shift ;;
 		--features) FEATURES=1 ;;
+		--chunked) CHUNKED=1 ;;
 		--keep) KEEP=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; die "unknown option: $1" ;;

@@ -14,7 +14,10 @@ var benchResponse = []byte("HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n" + ben
 const benchBody = "abcdefghijklmnopqrstuvwxy"
 
 // benchUpstream answers every request head it reads with benchResponse (no net/http on this side).
-func benchUpstream(b *testing.B) string {
+func benchUpstream(b *testing.B) string { return benchUpstreamWith(b, benchResponse) }
+
+// benchUpstreamWith answers every request head it reads with resp.
+func benchUpstreamWith(b *testing.B, resp []byte) string {
 	return rawUpstream(b, func(c net.Conn) {
 		br := bufio.NewReaderSize(c, 4096)
 		for {
@@ -26,7 +29,7 @@ func benchUpstream(b *testing.B) string {
 			if len(line) != 2 { // not yet the empty line ending the head
 				continue
 			}
-			if _, err := c.Write(benchResponse); err != nil {
+			if _, err := c.Write(resp); err != nil {
 				return
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fjord-gw/fjord/internal/http1"
 	"github.com/fjord-gw/fjord/internal/upstream"
 )
 
@@ -15,8 +16,8 @@ type Engine uint8
 const (
 	// EngineLoop (the default) serves plain HTTP/1.1 connections from event loops, one per GOMAXPROCS, that read a
 	// socket only when epoll reported data: no goroutine per connection and no read that fails with EAGAIN. A request
-	// the loop cannot finish without blocking (a streamed body, an upgrade, a full bulkhead, a large or chunked
-	// response) is handed to a goroutine for its duration, running the same code as EngineGoroutines. TLS and h2c
+	// the loop cannot finish without blocking (a streamed request body, an upgrade, a full bulkhead, a large or
+	// compressed response) is handed to a goroutine for its duration, running the same code as EngineGoroutines. TLS and h2c
 	// connections always use goroutines. On platforms without epoll EngineLoop means EngineGoroutines.
 	EngineLoop Engine = iota
 	// EngineGoroutines serves every connection from a goroutine of its own, blocking in Go's netpoller.
@@ -32,7 +33,7 @@ const (
 	lcConnect                  // waiting for a dial to the upstream
 	lcSend                     // the request is partly written to the upstream
 	lcWait                     // waiting for the upstream's response
-	lcBody                     // relaying the rest of a response body of known length (relayUp)
+	lcBody                     // relaying the rest of a response body (relayUp, relayChunked)
 	lcFlush                    // the response is partly written to the client; the next request waits for the rest
 	lcAway                     // a goroutine serves the connection (see loop.handOff)
 )
@@ -72,8 +73,9 @@ type loopState struct {
 	limited bool // holds a slot of rt.Service.Limiter
 	out     []byte
 	sent    int
-	sentAt  time.Time // when the request started going out (time-to-first-byte metric)
-	rl      relay     // lcBody: the response being relayed
+	sentAt  time.Time            // when the request started going out (time-to-first-byte metric)
+	rl      relay                // lcBody: the response being relayed
+	chunk   http1.ChunkedDecoder // lcBody with a chunked response: where its decoding stands
 }
 
 type loopMsgKind uint8
@@ -107,6 +109,10 @@ var errWouldBlock = errors.New("proxy: read would block")
 type fdSource struct {
 	fd    int
 	ready bool
+	// hup: epoll reported the peer's FIN (EPOLLRDHUP) or a hang-up. The data and the FIN often come in one event;
+	// a short read then does not mean that the next read would block (it returns EOF), and no new event will come
+	// for the FIN, so ready stays true until a read says EOF or EAGAIN.
+	hup bool
 }
 
 // send writes b to the client: through the event loop while it owns the connection (a short write is finished when

@@ -215,6 +215,7 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 		return // the slot was freed since; a stale event
 	}
 	in := ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	hup := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0
 	out := ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	s := &l.slots[idx]
 	if ll := s.ln; ll != nil {
@@ -223,7 +224,7 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 	}
 	if c := s.c; c != nil {
 		if in {
-			c.lc.src.ready = true
+			c.lc.src.ready, c.lc.src.hup = true, c.lc.src.hup || hup
 		}
 		if !c.lc.inLoop { // a goroutine has it (away): pass the event on
 			if fc := c.lc.fc; fc != nil {
@@ -252,7 +253,7 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 	}
 	u := s.u
 	if in {
-		u.src.ready = true
+		u.src.ready, u.src.hup = true, u.src.hup || hup
 	}
 	if u.lent {
 		notify(u.fc, in, out)

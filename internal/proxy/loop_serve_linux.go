@@ -403,7 +403,16 @@ func (l *loop) gotResponse(c *conn) {
 		l.finish(c, false)
 		return
 	}
-	rl, ok := c.relayHead(rt, u.uc)
+	rl, b := c.startRelay(rt, u.uc)
+	if rl.uc != nil && rl.enc == compress.None && c.resp.Framing == http1.FramingChunked {
+		// Decoded and re-framed here: the first chunks go out with the head, in the same write.
+		c.lc.rl = rl
+		c.lc.chunk.Reset(rl.out == http1.FramingChunked)
+		c.lc.phase = lcBody
+		l.relayChunked(c, b)
+		return
+	}
+	ok := c.sendHead(&rl, b)
 	if !ok || rl.uc == nil {
 		l.finish(c, ok && !rl.closeAfter)
 		return
@@ -425,8 +434,13 @@ func bodyIdle(rt *Route, cfg *Config) time.Duration {
 }
 
 // relayUp streams the rest of a response body of known length from the upstream to the client as it arrives,
-// reading only while the client keeps up (nothing pending), with the route's idle timeout between reads.
+// reading only while the client keeps up (nothing pending), with the route's idle timeout between reads. A chunked
+// body goes to relayChunked.
 func (l *loop) relayUp(c *conn) {
+	if c.resp.Framing == http1.FramingChunked {
+		l.relayChunked(c, c.wbuf[:0])
+		return
+	}
 	u, rl := c.lc.up, &c.lc.rl
 	for rl.remaining > 0 {
 		if len(c.lc.pending) > 0 {
@@ -462,6 +476,82 @@ func (l *loop) relayUp(c *conn) {
 	l.finish(c, !rl.closeAfter)
 }
 
+// relayChunked relays a chunked response body as it arrives, checked chunk by chunk (http1.ChunkedDecoder):
+// re-encoded canonically for an HTTP/1.1 client, as plain data for an HTTP/1.0 one (which reads until the connection
+// closes). out is output not sent yet (the response head, the first time): the chunks that arrived with it join it
+// in one write. The upstream is read only while the client keeps up; a wait for the upstream times out after the
+// route's idle timeout (or its total limit), as the goroutine engine's relay does, so a quiet event stream lives as
+// long there as here.
+func (l *loop) relayChunked(c *conn, out []byte) {
+	u, d := c.lc.up, &c.lc.chunk
+	r := u.uc.R
+	for {
+		if len(c.lc.pending) > 0 {
+			c.lc.deadline = l.now + int64(c.lc.cfg.Client.BodyIdleTimeout) // the client's EPOLLOUT goes on
+			return
+		}
+		before := d.Payload()
+		var n int
+		var err error
+		out, n, err = d.Decode(out, r.Buffered())
+		r.Discard(n)
+		c.log.BytesSent += d.Payload() - before
+		if len(out) > 0 {
+			if werr := l.write(c, out); werr != nil {
+				c.lc.up = nil
+				l.closeUp(u)
+				c.log.Reason = "client closed during the response body: " + werr.Error()
+				l.finish(c, false)
+				return
+			}
+		}
+		out = c.wbuf[:0]
+		if err != nil {
+			l.bodyFailed(c, &http1.SourceError{Err: err})
+			return
+		}
+		if d.Done() {
+			// Bytes past the body are not a response to anything: such a connection is not reused.
+			c.releaseUp(u.uc, c.lc.rl.reusable && len(r.Buffered()) == 0)
+			l.finish(c, !c.lc.rl.closeAfter)
+			return
+		}
+		if n > 0 {
+			continue // out was full, or the next element is incomplete: the next Decode tells
+		}
+		if !u.src.ready {
+			c.lc.deadline = l.streamDeadline(c)
+			return
+		}
+		if err := r.Fill(); err != nil {
+			switch {
+			case err == errWouldBlock:
+				c.lc.deadline = l.streamDeadline(c)
+				return
+			case errors.Is(err, http1.ErrBufferFull):
+				err = &http1.SourceError{Err: &http1.Error{Status: 400, Msg: "chunked: line too long"}}
+			}
+			l.bodyFailed(c, err)
+			return
+		}
+	}
+}
+
+// streamDeadline is when a wait for more of a streamed response body times out: the route's idle timeout, capped by
+// the exchange's total limit; 0 (none) when neither is set.
+func (l *loop) streamDeadline(c *conn) int64 {
+	var d int64
+	if idle := c.lc.rt.Timeouts.Idle; idle > 0 {
+		d = l.now + int64(idle)
+	}
+	if !c.lc.hard.IsZero() {
+		if h := c.lc.hard.UnixNano(); d == 0 || h < d {
+			d = h
+		}
+	}
+	return d
+}
+
 // bodyFailed ends an exchange whose upstream broke or stalled during the response body: the client connection
 // closes, so the client sees a short body.
 func (l *loop) bodyFailed(c *conn, err error) {
@@ -477,7 +567,7 @@ func (l *loop) bodyFailed(c *conn, err error) {
 	l.finish(c, false)
 }
 
-// handOffRelay lets a goroutine stream the rest of a response body (large, chunked or until close), with the
+// handOffRelay lets a goroutine stream the rest of a response body (large, compressed or until close), with the
 // goroutine engine's code (splice included). The upstream connection is lent with it (read through its fdConn) and
 // comes back with the client connection (takeBack).
 func (l *loop) handOffRelay(c *conn, rl relay) {

@@ -27,7 +27,7 @@ func (s *fdSource) Read(p []byte) (int, error) {
 		case n == 0:
 			return 0, io.EOF
 		}
-		if n < len(p) {
+		if n < len(p) && !s.hup {
 			s.ready = false
 		}
 		return n, nil

@@ -38,6 +38,13 @@ type relay struct {
 // common small response is one read from the upstream and one write to the client. A connection whose part is over
 // is released first (it goes back to its pool before the client write).
 func (c *conn) relayHead(rt *Route, uc *upstream.Conn) (relay, bool) {
+	rl, b := c.startRelay(rt, uc)
+	return rl, c.sendHead(&rl, b)
+}
+
+// startRelay decides how the response is relayed and returns the head (with as much of a body of known length as is
+// buffered) to send; the event loop adds the first chunks of a chunked body to it.
+func (c *conn) startRelay(rt *Route, uc *upstream.Conn) (relay, []byte) {
 	resp := &c.resp
 	if rt.Shadow != nil {
 		c.mirror(rt.Shadow, rt, uc)
@@ -92,14 +99,19 @@ func (c *conn) relayHead(rt *Route, uc *upstream.Conn) (relay, bool) {
 		c.releaseUp(uc, rl.reusable)
 		rl.uc = nil
 	}
+	return rl, b
+}
+
+// sendHead writes what startRelay prepared; false when the client is gone (the upstream connection is then closed).
+func (c *conn) sendHead(rl *relay, b []byte) bool {
 	if err := c.send(b); err != nil {
 		if rl.uc != nil {
 			c.releaseUp(rl.uc, false)
 		}
 		c.log.Reason = "client write failed: " + err.Error()
-		return rl, false
+		return false
 	}
-	return rl, true
+	return true
 }
 
 // relayBody streams the rest of a response body to the client (socket to socket with splice where it can) and
