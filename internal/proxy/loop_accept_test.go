@@ -3,11 +3,15 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,5 +136,64 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond) // polling with a deadline: nothing signals this state
+	}
+}
+
+// TestLoopsShareConnections opens a burst of keep-alive connections to a server with four event loops and checks
+// that none of the loops took clearly more than its share (the kernel reports a new connection to every loop, and
+// the busiest one, which polls without parking, would otherwise take most of them).
+func TestLoopsShareConnections(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // four loops: their count is GOMAXPROCS when they start
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, hostOf(up)))))
+	const conns = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			t.Cleanup(func() { nc.Close() })
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				errs <- err
+				return
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	loops := *p.srv.peers.Load()
+	if len(loops) != 4 {
+		t.Fatalf("%d loops, want 4", len(loops))
+	}
+	var counts []int32
+	var total int32
+	for _, l := range loops {
+		counts = append(counts, l.clients.Load())
+		total += l.clients.Load()
+	}
+	share := total / int32(len(loops))
+	if total != conns {
+		t.Fatalf("loops hold %d connections, want %d", total, conns)
+	}
+	for _, n := range counts {
+		if n > share+max(shareSlack, share/4)+1 {
+			t.Fatalf("connections per loop %v: one loop holds more than its share of %d", counts, share)
+		}
 	}
 }

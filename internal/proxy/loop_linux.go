@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,7 +65,8 @@ type loop struct {
 	clock     time.Time                        // the time, read once per few events (see tick)
 	now       int64                            // clock in unix nanoseconds
 	nextSweep int64
-	closing   bool // Shutdown: idle connections close, busy ones after their response
+	clients   atomic.Int32 // client connections this loop owns; the other loops read it (overShare)
+	closing   bool         // Shutdown: idle connections close, busy ones after their response
 	stopped   bool
 	done      chan struct{}
 }
@@ -384,6 +386,7 @@ func (l *loop) adoptFD(c *conn, fd int, local, remote net.Addr) {
 	c.lc.src = fdSource{fd: fd}
 	c.r.SetSource(&c.lc.src)
 	c.lc.slot = l.alloc(loopSlot{c: c})
+	l.clients.Add(1)
 	if l.register(fd, c.lc.slot) != nil {
 		l.closeConn(c)
 		return
@@ -455,6 +458,7 @@ func (l *loop) closeConn(c *conn) {
 	if c.lc.slot == 0 {
 		return // closed already
 	}
+	l.clients.Add(-1)
 	if u := c.lc.up; u != nil {
 		c.lc.up = nil
 		l.closeUp(u)
@@ -604,11 +608,14 @@ func (s *Server) startLoopsLocked() bool {
 		}
 		s.loops = append(s.loops, l)
 	}
+	peers := slices.Clone(s.loops)
+	s.peers.Store(&peers)
 	return true
 }
 
 // stopLoopsLocked stops the event loops (s.mu held); they have no connections left by then.
 func (s *Server) stopLoopsLocked() {
+	s.peers.Store(nil)
 	for _, l := range s.loops {
 		l.post(loopMsg{kind: msgStop})
 		<-l.done

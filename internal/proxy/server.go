@@ -38,6 +38,8 @@ type Server struct {
 	loops    []*loop
 	loopErr  error // the loops could not start: goroutines serve everything
 	nextLoop int
+	// peers is loops, published once all of them run, for the loops themselves to read without mu (loop.overShare).
+	peers atomic.Pointer[[]*loop]
 }
 
 // NewServer returns a server with an initial configuration.
