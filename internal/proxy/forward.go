@@ -227,6 +227,9 @@ func (c *conn) bufferedBody() []byte {
 		return nil
 	}
 	n := c.req.ContentLength
+	if c.lc.body != nil {
+		return c.lc.body.b[:n] // collected by an event loop, which then handed the request on
+	}
 	if body := c.r.Buffered(); int64(len(body)) >= n && n <= maxInlineBody {
 		return body[:n]
 	}
@@ -238,6 +241,11 @@ func (c *conn) bufferedBody() []byte {
 const maxInlineBody = 8 << 10
 
 func (c *conn) discardInlineBody() {
+	if c.lc.body != nil { // collected by an event loop outside the read buffer
+		c.srv.uploadBufs.put(c.lc.body)
+		c.lc.body, c.inlineBody = nil, nil
+		return
+	}
 	if c.inlineBody != nil {
 		c.r.Discard(len(c.inlineBody))
 		c.inlineBody = nil

@@ -34,6 +34,7 @@ const (
 	lcSend                     // the request is partly written to the upstream
 	lcWait                     // waiting for the upstream's response
 	lcBody                     // relaying the rest of a response body (relayUp, relayChunked)
+	lcBodyIn                   // collecting a request body before the exchange starts (collectBody)
 	lcFlush                    // the response is partly written to the client; the next request waits for the rest
 	lcAway                     // a goroutine serves the connection (see loop.handOff)
 )
@@ -72,10 +73,19 @@ type loopState struct {
 	begun   bool // inst.Begin was called for the current attempt
 	limited bool // holds a slot of rt.Service.Limiter
 	out     []byte
+	outBody []byte // the request body, when it does not fit in out's buffer: written after out
 	sent    int
 	sentAt  time.Time            // when the request started going out (time-to-first-byte metric)
 	rl      relay                // lcBody: the response being relayed
 	chunk   http1.ChunkedDecoder // lcBody with a chunked response: where its decoding stands
+
+	// lcBodyIn: the request body of known length being collected (collectBody); it stays for replays until the
+	// exchange ends.
+	body     *buffer
+	bodyN    int   // bytes collected
+	bodyWin  int64 // end of the current min_body_rate window (unix nanoseconds); 0: no rate enforced
+	bodyGot  int64 // bytes that arrived in the current window
+	bodyLast int64 // when bytes last arrived (the body idle timeout counts from it)
 }
 
 type loopMsgKind uint8

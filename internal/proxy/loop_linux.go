@@ -250,6 +250,10 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 			if len(c.lc.pending) == 0 {
 				l.relayUp(c)
 			}
+		case lcBodyIn:
+			if in {
+				l.collectBody(c)
+			}
 		}
 		return
 	}

@@ -87,6 +87,16 @@ func (l *loop) serve(c *conn, cfg *Config) bool {
 		l.handOff(c, cfg)
 		return false
 	}
+	if rt := c.lc.pre; rt != nil && rt.Return == nil && c.req.Framing == http1.FramingLength &&
+		int64(len(c.r.Buffered())) < c.req.ContentLength {
+		l.startCollect(c, cfg)
+		return false
+	}
+	return l.serveNow(c, cfg)
+}
+
+// serveNow serves a request whose head (and body, if any) is in: like serve, true when c is ready for the next one.
+func (l *loop) serveNow(c *conn, cfg *Config) bool {
 	c.beginRequest()
 	keep := c.serveRequest(cfg)
 	if c.lc.phase != lcHead {
@@ -106,8 +116,8 @@ func (l *loop) servable(c *conn, cfg *Config) bool {
 	switch req.Framing {
 	case http1.FramingNone:
 	case http1.FramingLength:
-		if req.ContentLength > maxInlineBody || int64(len(c.r.Buffered())) < req.ContentLength {
-			return false
+		if req.ContentLength > maxLoopBody {
+			return false // streamed by a goroutine
 		}
 	default:
 		return false
@@ -143,6 +153,7 @@ func loopable(svc *Service) bool {
 // complete ends a request: it is counted and logged, and c either waits for the rest of the response to drain,
 // closes, or is ready for the next request (true).
 func (l *loop) complete(c *conn, cfg *Config, keep bool) bool {
+	c.discardInlineBody() // a collected body that no exchange used (a request refused before it started)
 	keep = c.endRequest(cfg, keep)
 	if len(c.lc.pending) > 0 {
 		c.lc.phase, c.lc.closing = lcFlush, !keep
@@ -218,7 +229,7 @@ func (l *loop) forward(c *conn, cfg *Config, rt *Route) bool {
 	if rt.Timeouts.Total > 0 {
 		c.lc.hard = c.start.Add(rt.Timeouts.Total)
 	}
-	c.inlineBody = c.bufferedBody()
+	c.inlineBody = l.requestBody(c)
 	c.lc.rs = retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: true}
 	l.attempt(c, inst, false)
@@ -284,7 +295,12 @@ func (l *loop) send(c *conn, u *loopUp) {
 	c.lc.begun = true
 	c.lc.up, u.c = u, c
 	b := c.appendRequestHead(c.wbuf[:0], c.lc.rt, inst)
-	b = append(b, c.inlineBody...)
+	c.lc.outBody = nil
+	if len(c.inlineBody) <= cap(b)-len(b) {
+		b = append(b, c.inlineBody...)
+	} else {
+		c.lc.outBody = c.inlineBody // written with the head by one sendmsg, rather than copied into a larger buffer
+	}
 	c.wbuf = b[:0]
 	c.lc.out, c.lc.sent = b, 0
 	c.lc.sentAt = l.clock
@@ -295,8 +311,22 @@ func (l *loop) send(c *conn, u *loopUp) {
 
 func (l *loop) writeUp(c *conn) {
 	u := c.lc.up
-	for c.lc.sent < len(c.lc.out) {
-		n, err := writeFD(u.fd, c.lc.out[c.lc.sent:])
+	for {
+		rest := len(c.lc.out) - c.lc.sent
+		if rest == 0 {
+			if len(c.lc.outBody) == 0 {
+				break
+			}
+			c.lc.out, c.lc.outBody, c.lc.sent = c.lc.outBody, nil, 0
+			continue
+		}
+		var n int
+		var err error
+		if len(c.lc.outBody) > 0 {
+			n, err = writeFD2(u.fd, c.lc.out[c.lc.sent:], c.lc.outBody) // head and body in one system call
+		} else {
+			n, err = writeFD(u.fd, c.lc.out[c.lc.sent:])
+		}
 		if err == errWouldBlock {
 			return // EPOLLOUT goes on
 		}
@@ -304,7 +334,11 @@ func (l *loop) writeUp(c *conn) {
 			l.upFailed(c, "send request", err)
 			return
 		}
-		c.lc.sent += n
+		if n > rest { // into the body
+			c.lc.out, c.lc.outBody, c.lc.sent = c.lc.outBody, nil, n-rest
+		} else {
+			c.lc.sent += n
+		}
 	}
 	c.lc.out = nil
 	c.lc.phase = lcWait
@@ -426,6 +460,91 @@ func (l *loop) gotResponse(c *conn) {
 		return
 	}
 	l.handOffRelay(c, rl)
+}
+
+// maxLoopBody is the largest request body of known length an event loop takes in before it starts the exchange;
+// larger ones are streamed by a goroutine. Taking the whole body first, as nginx does with proxy_request_buffering,
+// keeps a slow upload from holding an upstream connection and a slot of the service's bulkhead while it trickles in,
+// and makes the request replayable on another instance (the body is sent with the head and kept until the exchange
+// ends).
+const maxLoopBody = 64 << 10
+
+// requestBody is the body the loop sends with the request head: collected (collectBody), or in the read buffer.
+func (l *loop) requestBody(c *conn) []byte {
+	switch {
+	case c.lc.body != nil:
+		return c.lc.body.b[:c.req.ContentLength]
+	case c.req.Framing == http1.FramingLength:
+		return c.r.Buffered()[:c.req.ContentLength] // servable and serve saw it all there
+	}
+	return nil
+}
+
+// startCollect begins taking in a request body that has not fully arrived with its head: what is buffered moves to a
+// body buffer (the read buffer holds the parsed head, which must stay as it is), and the rest is read straight into
+// it as it comes.
+func (l *loop) startCollect(c *conn, cfg *Config) {
+	c.lc.body = c.srv.uploadBufs.get(maxLoopBody)
+	buf := c.r.Buffered()
+	c.lc.bodyN = copy(c.lc.body.b[:c.req.ContentLength], buf)
+	c.r.Discard(c.lc.bodyN)
+	c.lc.bodyWin, c.lc.bodyGot, c.lc.bodyLast = 0, int64(c.lc.bodyN), l.now
+	if cfg.Client.MinBodyRate > 0 {
+		c.lc.bodyWin = l.now + int64(cfg.Client.MinBodyRateWindow)
+	}
+	c.lc.phase = lcBodyIn
+	l.collectBody(c)
+}
+
+// collectBody reads the rest of the request body being collected and serves the request once it is all in. A
+// client that stalls past the body idle timeout, or sends slower than min_body_rate, gets a 408 and is closed.
+func (l *loop) collectBody(c *conn) {
+	cfg := l.srv.cfg.Load()
+	want := int(c.req.ContentLength)
+	for c.lc.bodyN < want && c.lc.src.ready {
+		n, err := c.lc.src.Read(c.lc.body.b[c.lc.bodyN:want])
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil { // EOF or reset: the client is gone, and nothing was sent upstream
+			l.closeConn(c)
+			return
+		}
+		c.lc.bodyN += n
+		c.lc.bodyGot += int64(n)
+		c.lc.bodyLast = l.now
+	}
+	if c.lc.bodyN < want {
+		c.lc.deadline = c.lc.bodyLast + int64(cfg.Client.BodyIdleTimeout)
+		if c.lc.bodyWin != 0 && c.lc.bodyWin < c.lc.deadline {
+			c.lc.deadline = c.lc.bodyWin
+		}
+		return
+	}
+	c.lc.phase, c.lc.deadline = lcHead, 0
+	if l.serveNow(c, cfg) {
+		l.serveNext(c)
+	}
+}
+
+// bodyInTimeout handles a deadline while a request body is collected: the end of a min_body_rate window (judged,
+// then the next window starts) or the body idle timeout.
+func (l *loop) bodyInTimeout(c *conn) {
+	cfg := l.srv.cfg.Load()
+	if w := c.lc.bodyWin; w != 0 && l.now >= w {
+		if c.lc.bodyGot >= cfg.Client.MinBodyRate {
+			c.lc.bodyWin, c.lc.bodyGot = l.now+int64(cfg.Client.MinBodyRateWindow), 0
+			l.collectBody(c) // sets the next deadline
+			return
+		}
+		c.beginRequest()
+		c.bodyTooSlow(c.lc.pre, cfg.Client.MinBodyRate, cfg.Client.MinBodyRateWindow)
+	} else {
+		c.beginRequest()
+		c.writeError(408, "request body not received in time", true)
+	}
+	c.endRequest(cfg, false)
+	l.closeAfter(c)
 }
 
 // bodyIdle is the longest a body may stall in either direction.
@@ -634,5 +753,7 @@ func (l *loop) timeout(c *conn) {
 		l.upFailed(c, "read response", os.ErrDeadlineExceeded)
 	case lcBody:
 		l.bodyFailed(c, os.ErrDeadlineExceeded)
+	case lcBodyIn:
+		l.bodyInTimeout(c)
 	}
 }

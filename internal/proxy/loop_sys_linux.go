@@ -79,3 +79,26 @@ func writeFD(fd int, b []byte) (int, error) {
 		return n, nil
 	}
 }
+
+// writeFD2 writes a, then b, with one sendmsg(2) (a request head, and the body that did not fit in its buffer);
+// errWouldBlock when the socket takes nothing now. Both must be non-empty.
+func writeFD2(fd int, a, b []byte) (int, error) {
+	var iov [2]unix.Iovec
+	iov[0].Base, iov[1].Base = &a[0], &b[0]
+	iov[0].SetLen(len(a))
+	iov[1].SetLen(len(b))
+	msg := unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(len(iov))
+	for {
+		n, _, err := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != 0:
+			return 0, err
+		}
+		return int(n), nil
+	}
+}

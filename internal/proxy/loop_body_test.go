@@ -1,0 +1,152 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fjord-gw/fjord/internal/balancer"
+	"github.com/fjord-gw/fjord/internal/limit"
+)
+
+// handleGoroutines counts goroutines serving a request with the goroutine engine's code (a hand-off).
+func handleGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "proxy.(*conn).handle(") + strings.Count(string(buf[:n]), "proxy.(*conn).forward(")
+}
+
+// postInPieces writes a POST with a body of size bytes in three pieces, 20 ms apart, calling mid after the first.
+func postInPieces(t *testing.T, c *rawConn, path string, body string, mid func()) {
+	t.Helper()
+	c.write(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", path, len(body)))
+	third := len(body) / 3
+	for i, piece := range []string{body[:third], body[third : 2*third], body[2*third:]} {
+		if piece != "" {
+			c.write(piece)
+		}
+		if i == 0 && mid != nil {
+			time.Sleep(20 * time.Millisecond)
+			mid()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoopCollectsRequestBodies: a request body of known length up to maxLoopBody that arrives in pieces is taken in
+// by the event loop (no goroutine) before the upstream hears of the request, then sent with the head; a pipelined
+// request behind it is served next.
+func TestLoopCollectsRequestBodies(t *testing.T) {
+	var started atomic.Int64
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		started.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %d", r.Method, n)
+	})
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, hostOf(up)))))
+	c := dialRaw(t, p.addr)
+	for _, size := range []int{3, 9000, 20000, maxLoopBody} {
+		body := strings.Repeat("b", size)
+		before := started.Load()
+		postInPieces(t, c, "/up", body, func() {
+			if n := started.Load(); n != before {
+				t.Errorf("size %d: the upstream saw the request before its body was in", size)
+			}
+			if n := handleGoroutines(); n != 0 {
+				t.Errorf("size %d: %d goroutines serve the request; the loop should", size, n)
+			}
+		})
+		c.write("GET /next HTTP/1.1\r\nHost: x\r\n\r\n") // pipelined right behind the body
+		if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != fmt.Sprintf("POST %d", size) {
+			t.Fatalf("size %d: %d %q", size, resp.StatusCode, got)
+		}
+		if resp, got := c.readResponse("GET"); resp.StatusCode != 200 || got != "GET 0" {
+			t.Fatalf("after size %d: %d %q", size, resp.StatusCode, got)
+		}
+	}
+	// One byte over: streamed by a goroutine, as before.
+	big := strings.Repeat("B", maxLoopBody+1)
+	postInPieces(t, c, "/up", big, nil)
+	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != fmt.Sprintf("POST %d", len(big)) {
+		t.Fatalf("streamed body: %d %q", resp.StatusCode, got)
+	}
+}
+
+// TestLoopCollectedBodyReplays: a collected body is sent again when the first instance refuses the connection, and
+// goes with the request when a full bulkhead hands it to a goroutine to queue.
+func TestLoopCollectedBodyReplays(t *testing.T) {
+	up := digestUpstream(t)
+	body := strings.Repeat("r", 30000)
+	t.Run("retry", func(t *testing.T) {
+		rt := &Route{Name: "r", Service: newService(t, balancer.RoundRobin, []string{deadAddr(t), up})}
+		p := startProxy(t, cfgOf(t, prefix("/", rt)))
+		c := dialRaw(t, p.addr)
+		for i := range 4 { // round robin: every other request tries the dead instance first
+			postInPieces(t, c, "/", body, nil)
+			resp, _ := c.readResponse("POST")
+			if resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(body) {
+				t.Fatalf("request %d: %d, sum %s", i, resp.StatusCode, resp.Header.Get("X-Sum"))
+			}
+		}
+	})
+	t.Run("bulkhead queue", func(t *testing.T) {
+		release := make(chan struct{})
+		slow := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/hold" {
+				<-release
+			}
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "%d", n)
+		})
+		svc := newService(t, balancer.RoundRobin, []string{hostOf(slow)})
+		svc.Limiter, svc.QueueTimeout = limit.NewLimiter(1, 1), 5*time.Second
+		p := startProxy(t, cfgOf(t, prefix("/", &Route{Name: "r", Service: svc})))
+		holder := dialRaw(t, p.addr)
+		holder.write("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+		waitUntil(t, "the bulkhead to fill", func() bool { return svc.Limiter.InUse() == 1 })
+		c := dialRaw(t, p.addr)
+		done := make(chan string, 1)
+		go func() {
+			postInPieces(t, c, "/", body, nil)
+			resp, got := c.readResponse("POST")
+			done <- fmt.Sprint(resp.StatusCode, " ", got)
+		}()
+		waitUntil(t, "the upload to queue", func() bool { return svc.Limiter.Waiting() == 1 })
+		close(release)
+		if got := <-done; got != fmt.Sprint("200 ", len(body)) {
+			t.Fatalf("queued upload: %s", got)
+		}
+		holder.readResponse("GET")
+	})
+}
+
+// TestLoopBodyIdleTimeout: a client that stops in the middle of a body the loop collects gets a 408 and is closed
+// after the body idle timeout; the upstream never hears of the request.
+func TestLoopBodyIdleTimeout(t *testing.T) {
+	var started atomic.Int64
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) { started.Add(1) })
+	cfg := cfgOf(t, prefix("/", routeTo(t, hostOf(up))))
+	cfg.Client.BodyIdleTimeout = 200 * time.Millisecond
+	p := startProxy(t, cfg)
+	c := dialRaw(t, p.addr)
+	c.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly part of it")
+	start := time.Now()
+	resp, body := c.readResponse("POST")
+	if resp.StatusCode != 408 {
+		t.Fatalf("%d %q, want 408", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("408 after %v, want about the 200ms idle timeout", d)
+	}
+	c.expectClosed()
+	if n := started.Load(); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}
