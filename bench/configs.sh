@@ -55,6 +55,7 @@ start_upstreams() {
         listen 127.0.0.1:${PORT[up1]} backlog=4096;
         listen 127.0.0.1:${PORT[up2]} backlog=4096;
         root $dir/www;
+$( ((POST)) && echo '        client_max_body_size 0; error_page 405 =200 /body; # POST to the static body: 200')
         location / {
             rewrite ^ /body break;
 $( ((CHUNKED)) && echo '            ssi on; ssi_types *; # the length is unknown to SSI: chunked')
@@ -127,6 +128,7 @@ write_nginx() {
     }
     server {
         listen 127.0.0.1:${PORT[nginx]} backlog=4096;
+$( ((POST)) && echo '        client_max_body_size 2m; client_body_buffer_size 64k; # bodies in memory, as fjord keeps up to 64 KiB')
 $(nginx_features "$dir")
         location / {
             proxy_pass http://bench;

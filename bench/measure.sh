@@ -55,7 +55,7 @@ parse_wrk() {
 wrk_run() {
 	local secs=$1 url=$2 out=$3
 	timeout -s KILL $((secs + 30)) bash -c "$(declare -f pinned); pinned \"\$@\"" pinned "$LOAD_CPUS" \
-		wrk -t"$LOAD_THREADS" -c"$CONNS" -d"${secs}s" --latency "$url" >"$out" 2>&1 &
+		wrk -t"$LOAD_THREADS" -c"$CONNS" -d"${secs}s" --latency ${POST_SCRIPT:+-s "$POST_SCRIPT"} "$url" >"$out" 2>&1 &
 	LOAD_PID=$!
 	wait "$LOAD_PID" || die "wrk against $url failed: $(tail -n 3 "$out")"
 	LOAD_PID=""
@@ -109,7 +109,7 @@ header() {
 	echo "### fjord bench $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
 	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)"
-	echo "- load: wrk -t$LOAD_THREADS -c$CONNS -d${DURATION}s --latency (+${WARMUP}s warm-up), $ROUNDS round(s) interleaved, body $SIZE B$( ((CHUNKED)) && echo ", chunked")"
+	echo "- load: wrk -t$LOAD_THREADS -c$CONNS -d${DURATION}s --latency (+${WARMUP}s warm-up), $ROUNDS round(s) interleaved, body $SIZE B$( ((CHUNKED)) && echo ", chunked")$( ((POST)) && echo ", POST bodies of $POST B")"
 	echo "- pinning: proxy on CPUs '${PROXY_CPUS:-any}', wrk + upstreams on CPUs '${LOAD_CPUS:-any}'; $WORKERS proxy worker(s)"
 	echo "- 1-min load average: $LOAD_START before, $LOAD_END after (idle machine: close to 0)"
 	echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>/dev/null | awk 'NR==1 { print $1, $3 }'), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }')$(command -v caddy >/dev/null && echo ", caddy $(caddy version 2>/dev/null | awk 'NR == 1 { print $1 }')")"

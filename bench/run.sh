@@ -17,6 +17,7 @@ usage: bench/run.sh [options]
   --size BYTES       upstream response body size (default 64)
   --chunked          upstreams answer with Transfer-Encoding: chunked (nginx SSI on the body file)
                      instead of Content-Length
+  --post BYTES       wrk sends POST requests with a BYTES-byte body (at most 1 MiB) instead of GETs
   --only LIST        comma-separated subset of: fjord,nginx,haproxy,caddy
                      (default: all four, caddy only when it is installed)
   --proxy-cpus LIST  taskset CPU list for the proxy under test (default 1; "" = no pinning)
@@ -53,6 +54,7 @@ KEEP=0
 IDLE=0
 FEATURES=0
 CHUNKED=0
+POST=0
 WARMUP=1
 FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
 
@@ -62,6 +64,7 @@ PROXIES=()
 declare -A PORT=() SERVER=()
 ALL_SERVERS=()
 LOAD_PID="" # the wrk run in flight, if any
+POST_SCRIPT="" # wrk's Lua script with --post
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -87,6 +90,7 @@ parse_args() {
 		--idle) IDLE=${2:?--idle needs a value}; shift ;;
 		--features) FEATURES=1 ;;
 		--chunked) CHUNKED=1 ;;
+		--post) POST=${2:?--post needs a value}; shift ;;
 		--keep) KEEP=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; die "unknown option: $1" ;;
@@ -95,12 +99,13 @@ parse_args() {
 	done
 	DURATION=${DURATION%s}
 	local n
-	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS IDLE; do
+	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS IDLE POST; do
 		[[ ${!n} =~ ^[0-9]+$ ]] || die "${n,,} must be a whole number, got '${!n}'"
 	done
 	((DURATION >= 1 && ROUNDS >= 1 && WORKERS >= 1 && LOAD_THREADS >= 1)) || die "duration, rounds and thread counts must be >= 1"
 	((CONNS >= LOAD_THREADS)) || die "--conns must be at least --load-threads (wrk needs a connection per thread)"
 	((SIZE <= 16777216)) || die "--size must be at most 16 MiB"
+	((POST <= 1048576)) || die "--post must be at most 1 MiB"
 	# Caddy joins the default set only where it is installed: a machine without
 	# it still gets the three-proxy table. Asked for by --only, a missing caddy
 	# is an error (check_tools) like any other missing tool.
@@ -287,6 +292,13 @@ main() {
 		[[ $hard == unlimited ]] || ((want <= hard)) || want=$hard
 		ulimit -n "$want" 2>/dev/null || log "warning: cannot raise the open-file limit to $want"
 		(cd "$REPO" && go build -o "$WORK/idleconns" ./bench/idleconns) || die "go build ./bench/idleconns failed"
+	fi
+	if ((POST > 0)); then
+		# wrk's script for the POST body; every proxy and the upstreams accept bodies of up to 1 MiB.
+		head -c "$POST" /dev/zero | tr '\0' p >"$WORK/post.body"
+		printf 'local f = io.open("%s", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\nwrk.headers["Content-Type"] = "application/octet-stream"\n' \
+			"$WORK/post.body" >"$WORK/post.lua"
+		POST_SCRIPT=$WORK/post.lua
 	fi
 	start_upstreams
 	local p
