@@ -150,3 +150,24 @@ func TestLoopBodyIdleTimeout(t *testing.T) {
 		t.Fatalf("upstream saw %d requests", n)
 	}
 }
+
+// TestLoopBodyAcrossReload: a reload that comes while the loop collects a body applies to the request: it is routed
+// in the configuration in force once the body is in.
+func TestLoopBodyAcrossReload(t *testing.T) {
+	answer := func(name string) string {
+		return hostOf(upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "%s %d", name, n)
+		}))
+	}
+	old, fresh := answer("old"), answer("new")
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, old))))
+	c := dialRaw(t, p.addr)
+	c.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + strings.Repeat("a", 5000))
+	time.Sleep(20 * time.Millisecond)
+	p.srv.Update(cfgOf(t, prefix("/", routeTo(t, fresh))))
+	c.write(strings.Repeat("a", 15000))
+	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != "new 20000" {
+		t.Fatalf("%d %q, want the new route's answer", resp.StatusCode, got)
+	}
+}

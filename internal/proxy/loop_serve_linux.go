@@ -492,7 +492,7 @@ func (l *loop) startCollect(c *conn, cfg *Config) {
 	if cfg.Client.MinBodyRate > 0 {
 		c.lc.bodyWin = l.now + int64(cfg.Client.MinBodyRateWindow)
 	}
-	c.lc.phase = lcBodyIn
+	c.lc.phase, c.lc.cfg = lcBodyIn, cfg // the configuration the route was matched in (collectBody)
 	l.collectBody(c)
 }
 
@@ -522,6 +522,15 @@ func (l *loop) collectBody(c *conn) {
 		return
 	}
 	c.lc.phase, c.lc.deadline = lcHead, 0
+	if c.lc.cfg != cfg {
+		// A reload came while the body did: match the route again in the configuration in force, and let a
+		// goroutine serve the request if the new route needs one (it sends the collected body).
+		c.lc.pre = nil
+		if !l.servable(c, cfg) {
+			l.handOff(c, cfg)
+			return
+		}
+	}
 	if l.serveNow(c, cfg) {
 		l.serveNext(c)
 	}
