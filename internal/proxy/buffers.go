@@ -72,6 +72,9 @@ func (c *conn) waitRequest(size int) error {
 		return c.r.Fill()
 	}
 	c.idleSize, c.idleErr = size, nil
+	if c.idleRead == nil {
+		c.idleRead = c.idleReadFd // a method value allocates: once per connection, and never for the loops
+	}
 	if err := c.raw.Read(c.idleRead); err != nil {
 		return err
 	}

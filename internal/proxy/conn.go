@@ -62,7 +62,7 @@ type conn struct {
 
 	// Borrowed buffers (see buffers.go): nil while the connection is idle.
 	rb, wb, bb *buffer
-	idleRead   func(fd uintptr) bool // c.idleReadFd, bound once
+	idleRead   func(fd uintptr) bool // c.idleReadFd, bound once, at the first wait (waitRequest)
 	idleSize   int
 	idleErr    error
 	start      time.Time
@@ -133,7 +133,6 @@ func newConnBase(s *Server, scheme string, remote netip.AddrPort) *conn {
 	c := &conn{srv: s, scheme: scheme, remote: remote, client: remote, peer: remote}
 	c.r = &c.rd
 	c.r.Reset(&c.dc)
-	c.idleRead = c.idleReadFd
 	c.path = make([]byte, 0, 128)
 	return c
 }

@@ -281,7 +281,7 @@ func (l *loop) adoptNew(ll *loopListener, fd int, peer netip.AddrPort) {
 		s.limits.release(ip)
 		return
 	}
-	l.adoptFD(c, fd, ll.addr, net.TCPAddrFromAddrPort(peer))
+	l.adoptFD(c, fd, ll.addr, nil) // the remote net.Addr is made if a goroutine ever needs it (loop.away)
 }
 
 // accept4 is accept4(2) on a non-blocking listening socket, with the peer's address read from the kernel's

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -182,6 +183,9 @@ func (l *loop) closeAfter(c *conn) {
 // whose waits the loop's events end.
 func (l *loop) away(c *conn) {
 	if c.lc.fc == nil {
+		if c.lc.addrs[1] == nil {
+			c.lc.addrs[1] = net.TCPAddrFromAddrPort(c.peer)
+		}
 		c.lc.fc = newFDConn(c.lc.fd, c.lc.addrs[0], c.lc.addrs[1])
 	}
 	c.nc = c.lc.fc
