@@ -5,6 +5,7 @@ package proxy
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -156,5 +157,27 @@ func TestLoopMixedLoad(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestLoopHalfClosedClient: a client that sends its request and then its FIN (shutdown of its write side) gets the
+// response, then the connection closes at once. The FIN usually arrives with the request, in the same epoll event;
+// the loop must still read on to the EOF rather than wait for an event that will not come (then the connection
+// would sit until the idle timeout).
+func TestLoopHalfClosedClient(t *testing.T) {
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	cfg := cfgOf(t, prefix("/", routeTo(t, hostOf(up))))
+	cfg.Client.IdleTimeout = time.Minute
+	p := startProxy(t, cfg)
+	for i := range 5 {
+		c := dialRaw(t, p.addr)
+		c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := c.readResponse("GET"); resp.StatusCode != 200 || body != "hello" {
+			t.Fatalf("try %d: %d %q", i, resp.StatusCode, body)
+		}
+		c.expectClosed()
 	}
 }
