@@ -67,10 +67,16 @@ func benchProxyGET(b *testing.B, engine Engine) {
 	if len(benchResponse) != 64 {
 		b.Fatalf("upstream response is %d bytes, want 64", len(benchResponse))
 	}
+	runKeepAlive(b, p.addr, req, respLen, []byte(benchBody))
+}
+
+// runKeepAlive is the timed part of the proxy benchmarks: each parallel client sends req over its own keep-alive
+// connection and reads a response of respLen bytes that must end with tail, b.N times in all.
+func runKeepAlive(b *testing.B, addr string, req []byte, respLen int, tail []byte) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		nc, err := net.Dial("tcp", p.addr)
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Error(err)
 			return
@@ -86,7 +92,7 @@ func benchProxyGET(b *testing.B, engine Engine) {
 				b.Error(err)
 				return
 			}
-			if !bytes.HasSuffix(buf, []byte(benchBody)) {
+			if !bytes.HasSuffix(buf, tail) {
 				b.Errorf("bad response %q", buf)
 				return
 			}

@@ -4,7 +4,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -158,30 +157,5 @@ func BenchmarkProxyGETChunked(b *testing.B) {
 	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	c := dialRaw(b, p.addr)
 	c.write(string(req))
-	respLen := len(c.readHead()) + len(body)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		nc, err := net.Dial("tcp", p.addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer nc.Close()
-		buf := make([]byte, respLen)
-		for pb.Next() {
-			if _, err := nc.Write(req); err != nil {
-				b.Error(err)
-				return
-			}
-			if _, err := io.ReadFull(nc, buf); err != nil {
-				b.Error(err)
-				return
-			}
-			if !bytes.HasSuffix(buf, []byte(body)) {
-				b.Errorf("bad response %q", buf)
-				return
-			}
-		}
-	})
+	runKeepAlive(b, p.addr, req, len(c.readHead())+len(body), []byte(body))
 }

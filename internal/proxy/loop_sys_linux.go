@@ -67,17 +67,23 @@ func pollNow(epfd int, events []unix.EpollEvent) (int, syscall.Errno) {
 // writeFD writes to a non-blocking socket once; errWouldBlock when the socket takes nothing now.
 func writeFD(fd int, b []byte) (int, error) {
 	for {
-		n, err := rawWrite(fd, b)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != 0:
-			return 0, err
+		if n, again, err := writeResult(rawWrite(fd, b)); !again {
+			return n, err
 		}
-		return n, nil
 	}
+}
+
+// writeResult turns the result of a non-blocking write into writeFD's; again is true after EINTR.
+func writeResult(n int, e syscall.Errno) (int, bool, error) {
+	switch e {
+	case 0:
+		return n, false, nil
+	case syscall.EINTR:
+		return 0, true, nil
+	case syscall.EAGAIN:
+		return 0, false, errWouldBlock
+	}
+	return 0, false, e
 }
 
 // writeFD2 writes a, then b, with one sendmsg(2) (a request head, and the body that did not fit in its buffer);
@@ -90,15 +96,9 @@ func writeFD2(fd int, a, b []byte) (int, error) {
 	msg := unix.Msghdr{Iov: &iov[0]}
 	msg.SetIovlen(len(iov))
 	for {
-		n, _, err := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != 0:
-			return 0, err
+		n, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
+		if n, again, err := writeResult(int(n), e); !again {
+			return n, err
 		}
-		return int(n), nil
 	}
 }
