@@ -28,6 +28,34 @@ func (p *bufferPool) get(size int) *buffer {
 
 func (p *bufferPool) put(b *buffer) { p.p.Put(b) }
 
+// uploadPools hold the buffers request bodies are collected in, in three sizes up to maxUploadBuffer, so that a
+// connection uploading a few KiB holds 16 KiB, not the largest size, while its body trickles in.
+type uploadPools [3]bufferPool
+
+// maxUploadBuffer is the largest collected request body (loop.startCollect).
+const maxUploadBuffer = 64 << 10
+
+func uploadClass(n int64) (int, int) {
+	switch {
+	case n <= 16<<10:
+		return 0, 16 << 10
+	case n <= 32<<10:
+		return 1, 32 << 10
+	}
+	return 2, maxUploadBuffer
+}
+
+// get returns a buffer for a body of n bytes (at most maxUploadBuffer).
+func (u *uploadPools) get(n int64) *buffer {
+	i, size := uploadClass(n)
+	return u[i].get(size)
+}
+
+func (u *uploadPools) put(b *buffer) {
+	i, _ := uploadClass(int64(len(b.b)))
+	u[i].put(b)
+}
+
 // acquireWrite makes sure the connection has its write buffer for the request being served.
 func (c *conn) acquireWrite() {
 	if c.wb == nil {

@@ -471,7 +471,7 @@ func (l *loop) gotResponse(c *conn) {
 // keeps a slow upload from holding an upstream connection and a slot of the service's bulkhead while it trickles in,
 // and makes the request replayable on another instance (the body is sent with the head and kept until the exchange
 // ends).
-const maxLoopBody = 64 << 10
+const maxLoopBody = maxUploadBuffer
 
 // requestBody is the body the loop sends with the request head: collected (collectBody), or in the read buffer.
 func (l *loop) requestBody(c *conn) []byte {
@@ -488,7 +488,7 @@ func (l *loop) requestBody(c *conn) []byte {
 // body buffer (the read buffer holds the parsed head, which must stay as it is), and the rest is read straight into
 // it as it comes.
 func (l *loop) startCollect(c *conn, cfg *Config) {
-	c.lc.body = c.srv.uploadBufs.get(maxLoopBody)
+	c.lc.body = c.srv.uploadBufs.get(c.req.ContentLength)
 	buf := c.r.Buffered()
 	c.lc.bodyN = copy(c.lc.body.b[:c.req.ContentLength], buf)
 	c.r.Discard(c.lc.bodyN)

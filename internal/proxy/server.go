@@ -33,7 +33,7 @@ type Server struct {
 	handshakes [2]atomic.Uint64 // client TLS handshakes completed, failed (see TLSHandshakes)
 
 	headBufs, writeBufs, bodyBufs bufferPool
-	uploadBufs                    bufferPool // request bodies an event loop collects (maxLoopBody)
+	uploadBufs                    uploadPools // request bodies an event loop collects (loop.startCollect)
 
 	// Event loops (EngineLoop), started with the first connection that uses them; guarded by mu.
 	loops    []*loop
