@@ -171,3 +171,28 @@ func TestLoopBodyAcrossReload(t *testing.T) {
 		t.Fatalf("%d %q, want the new route's answer", resp.StatusCode, got)
 	}
 }
+
+// TestAdvanceOut writes a head and a body through writeUp's bookkeeping with every size of partial write, as a
+// socket whose buffer is full takes them: every byte must go out once, in order.
+func TestAdvanceOut(t *testing.T) {
+	head, body := []byte("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n"), []byte("0123456789")
+	want := string(head) + string(body)
+	for step := 1; step <= len(want)+1; step++ {
+		out, rest, sent := head, body, 0
+		var got []byte
+		for sent < len(out) || len(rest) > 0 {
+			if sent == len(out) { // writeUp moves on to the body
+				out, rest, sent = rest, nil, 0
+				continue
+			}
+			// What one writev of out[sent:] and rest would take: at most step bytes.
+			both := append(append([]byte(nil), out[sent:]...), rest...)
+			n := min(step, len(both))
+			got = append(got, both[:n]...)
+			out, rest, sent = advanceOut(out, rest, sent, n)
+		}
+		if string(got) != want {
+			t.Fatalf("writes of %d: %q, want %q", step, got, want)
+		}
+	}
+}

@@ -338,17 +338,22 @@ func (l *loop) writeUp(c *conn) {
 			l.upFailed(c, "send request", err)
 			return
 		}
-		if n > rest { // into the body
-			c.lc.out, c.lc.outBody, c.lc.sent = c.lc.outBody, nil, n-rest
-		} else {
-			c.lc.sent += n
-		}
+		c.lc.out, c.lc.outBody, c.lc.sent = advanceOut(c.lc.out, c.lc.outBody, c.lc.sent, n)
 	}
 	c.lc.out = nil
 	c.lc.phase = lcWait
 	if u.src.ready {
 		l.readUp(c)
 	}
+}
+
+// advanceOut accounts for n more bytes written of out[sent:] followed by body (writeFD2 may end inside either) and
+// returns what is left to write: out and body again, or the body alone once out is done.
+func advanceOut(out, body []byte, sent, n int) ([]byte, []byte, int) {
+	if rest := len(out) - sent; n > rest {
+		return body, nil, n - rest
+	}
+	return out, body, sent + n
 }
 
 // readUp reads the response head, and a body that fits the read buffer, before anything goes to the client: the
