@@ -624,6 +624,9 @@ func (l *loop) relayChunked(c *conn, out []byte) {
 	r := u.uc.R
 	for {
 		if len(c.lc.pending) > 0 {
+			if len(out) > 0 {
+				_ = l.write(c, out) // queued behind what is pending: it cannot fail
+			}
 			c.lc.deadline = l.now + int64(c.lc.cfg.Client.BodyIdleTimeout) // the client's EPOLLOUT goes on
 			return
 		}
