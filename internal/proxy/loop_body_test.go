@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,11 +16,7 @@ import (
 )
 
 // handleGoroutines counts goroutines serving a request with the goroutine engine's code (a hand-off).
-func handleGoroutines() int {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "proxy.(*conn).handle(") + strings.Count(string(buf[:n]), "proxy.(*conn).forward(")
-}
+func handleGoroutines() int { return goroutinesIn("proxy.(*conn).handle(", "proxy.(*conn).forward(") }
 
 // postInPieces writes a POST with a body of size bytes in three pieces, 20 ms apart, calling mid after the first.
 func postInPieces(t *testing.T, c *rawConn, path string, body string, mid func()) {

@@ -7,18 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
 // relayGoroutines counts goroutines relaying a response body with the goroutine engine's code (a hand-off).
-func relayGoroutines() int {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "proxy.(*conn).relayBody(")
-}
+func relayGoroutines() int { return goroutinesIn("proxy.(*conn).relayBody(") }
 
 // TestLoopChunkedStreams checks that a chunked response is relayed by the event loop itself, chunk by chunk as the
 // upstream sends them (nothing waits for more), with no goroutine taking the exchange over.

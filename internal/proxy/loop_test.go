@@ -52,17 +52,29 @@ func TestEngines(t *testing.T) {
 	}
 }
 
-// serveGoroutines counts the goroutines in conn.serve (one per connection in the goroutine engine).
-func serveGoroutines() int {
+// goroutinesIn counts the goroutines whose stacks hold any of frames ("proxy.(*conn).serve(", say).
+func goroutinesIn(frames ...string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "proxy.(*conn).serve(")
+			count := 0
+			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+				for _, f := range frames {
+					if strings.Contains(g, f) {
+						count++
+						break
+					}
+				}
+			}
+			return count
 		}
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// serveGoroutines counts the goroutines in conn.serve (one per connection in the goroutine engine).
+func serveGoroutines() int { return goroutinesIn("proxy.(*conn).serve(") }
 
 // TestLoopPipelining sends several requests in one write: the loop answers them in order from its buffer, and a
 // request it hands to a goroutine (a chunked body) sits between two it serves itself.
