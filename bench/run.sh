@@ -24,6 +24,8 @@ usage: bench/run.sh [options]
   --load-cpus LIST   taskset CPU list for wrk and the upstreams (default 0; "" = no pinning)
   --proxy-workers N  nginx worker_processes / haproxy nbthread / fjord and caddy GOMAXPROCS (default 1)
   --load-threads N   wrk threads and upstream nginx workers (default 1)
+  --proxy-quota PCT  cap each proxy at PCT % of one CPU (a cgroup CPU quota), so that the proxy, not the load
+                     side, is the bottleneck on a machine too small to saturate it (see bench/README.md)
   --fjord-bin PATH   use this fjord binary instead of building ./cmd/fjord
   --fjord-engine E   fjord's server.engine: loop (the default) or goroutines
   --fjord-nginx-conf fjord runs the same nginx.conf as nginx (its nginx front end) instead of its own YAML
@@ -56,6 +58,8 @@ FEATURES=0
 CHUNKED=0
 POST=0
 WARMUP=1
+QUOTA=0 # --proxy-quota: percent of one CPU, 0 = no cap
+CGROUPS=() # cgroup directories made for --proxy-quota, removed on exit
 FJORD_BIN="" # empty: build ./cmd/fjord into the temp dir
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -84,6 +88,7 @@ parse_args() {
 		--load-cpus) LOAD_CPUS=${2?--load-cpus needs a value}; shift ;;
 		--proxy-workers) WORKERS=${2:?--proxy-workers needs a value}; shift ;;
 		--load-threads) LOAD_THREADS=${2:?--load-threads needs a value}; shift ;;
+		--proxy-quota) QUOTA=${2:?--proxy-quota needs a value}; shift ;;
 		--fjord-bin) FJORD_BIN=${2:?--fjord-bin needs a value}; shift ;;
 		--fjord-engine) FJORD_ENGINE=${2:?--fjord-engine needs a value}; shift ;;
 		--fjord-nginx-conf) FJORD_NGINX_CONF=1 ;;
@@ -99,13 +104,14 @@ parse_args() {
 	done
 	DURATION=${DURATION%s}
 	local n
-	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS IDLE POST; do
+	for n in CONNS DURATION ROUNDS SIZE WORKERS LOAD_THREADS IDLE POST QUOTA; do
 		[[ ${!n} =~ ^[0-9]+$ ]] || die "${n,,} must be a whole number, got '${!n}'"
 	done
 	((DURATION >= 1 && ROUNDS >= 1 && WORKERS >= 1 && LOAD_THREADS >= 1)) || die "duration, rounds and thread counts must be >= 1"
 	((CONNS >= LOAD_THREADS)) || die "--conns must be at least --load-threads (wrk needs a connection per thread)"
 	((SIZE <= 16777216)) || die "--size must be at most 16 MiB"
 	((POST <= 1048576)) || die "--post must be at most 1 MiB"
+	((QUOTA == 0 || (QUOTA >= 25 && QUOTA <= 100 * WORKERS))) || die "--proxy-quota must be 25 to 100 per worker"
 	# Caddy joins the default set only where it is installed: a machine without
 	# it still gets the three-proxy table. Asked for by --only, a missing caddy
 	# is an error (check_tools) like any other missing tool.
@@ -189,6 +195,7 @@ cleanup() {
 		kill -KILL "${pids[@]}" 2>/dev/null || true
 		wait 2>/dev/null || true
 	fi
+	for s in "${CGROUPS[@]}"; do rmdir "$s" 2>/dev/null || true; done
 	if [[ -n $WORK && -d $WORK ]]; then
 		if ((KEEP)); then log "kept $WORK"; else rm -rf "$WORK"; fi
 	fi
@@ -242,6 +249,33 @@ start_server() {
 		tail -n 20 "$WORK/run/$name/stderr.log" "$WORK/run/$name/error.log" 2>/dev/null >&2 || true
 		die "$name did not start listening on 127.0.0.1:$port"
 	fi
+}
+
+# cap_cpu NAME moves NAME's process tree into a cgroup of its own that may use
+# QUOTA % of one CPU (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us). The period is
+# 4 ms so that a capped proxy stops for short slices rather than for tens of ms.
+cap_cpu() {
+	local name=$1 dir p
+	if [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+		grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+			echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || die "--proxy-quota: cannot enable the cgroup v2 cpu controller"
+		dir=/sys/fs/cgroup/fjord-bench-$$-$name
+		mkdir "$dir" || die "--proxy-quota: cannot create $dir (run as root)"
+		CGROUPS+=("$dir")
+		echo "$((QUOTA * 40)) 4000" >"$dir/cpu.max"
+	elif [[ -d /sys/fs/cgroup/cpu ]]; then
+		dir=/sys/fs/cgroup/cpu/fjord-bench-$$-$name
+		mkdir "$dir" || die "--proxy-quota: cannot create $dir (run as root)"
+		CGROUPS+=("$dir")
+		echo 4000 >"$dir/cpu.cfs_period_us"
+		echo "$((QUOTA * 40))" >"$dir/cpu.cfs_quota_us"
+	else
+		die "--proxy-quota: no cgroup cpu controller found under /sys/fs/cgroup"
+	fi
+	for p in $(descendants "${SERVER[$name]}"); do
+		echo "$p" >"$dir/cgroup.procs" 2>/dev/null || true
+	done
+	log "$name capped at $QUOTA % of a CPU ($dir)"
 }
 
 # check_200 NAME PORT verifies one request to PORT returns 200 and SIZE bytes.
@@ -302,7 +336,10 @@ main() {
 	fi
 	start_upstreams
 	local p
-	for p in "${PROXIES[@]}"; do start_proxy "$p"; done
+	for p in "${PROXIES[@]}"; do
+		start_proxy "$p"
+		((QUOTA == 0)) || cap_cpu "$p"
+	done
 	if ((IDLE > 0)); then
 		run_idle
 		return

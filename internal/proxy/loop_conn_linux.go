@@ -40,6 +40,31 @@ type fdConn struct {
 	closed       atomic.Bool
 	done         chan struct{} // closed by Close
 	closeOnce    sync.Once
+	lazyOut      *outInterest // set when the socket is in the loop's epoll set without EPOLLOUT
+}
+
+// outInterest adds EPOLLOUT to a socket's registration the first time a write would block, and leaves it on.
+// EPOLL_CTL_MOD reports the socket at once if it is writable by then, so no wake-up is lost between the failed
+// write and the arming.
+type outInterest struct {
+	epfd  int
+	ev    unix.EpollEvent
+	armed atomic.Bool
+}
+
+// armOut makes sure the socket's writability is reported (see outInterest).
+func (c *fdConn) armOut() error {
+	o := c.lazyOut
+	if o == nil || o.armed.Load() {
+		return nil
+	}
+	ev := o.ev
+	ev.Events |= unix.EPOLLOUT
+	if err := unix.EpollCtl(o.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	o.armed.Store(true)
+	return nil
 }
 
 // fdDir is one direction of an fdConn.
@@ -153,6 +178,11 @@ func (c *fdConn) check(d *fdDir) error {
 func (c *fdConn) wait(d *fdDir, other *fdConn) error {
 	if err := c.check(d); err != nil {
 		return err
+	}
+	if d == &c.wd {
+		if err := c.armOut(); err != nil {
+			return err
+		}
 	}
 	var expired <-chan time.Time
 	if at := d.deadline.Load(); at != 0 {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -29,6 +30,10 @@ type testLoop struct {
 	mu    sync.Mutex
 	conns map[int32]*fdConn
 	err   error // what stopped run early, if anything
+
+	// lazyOut registers the sockets of later pairs without EPOLLOUT, as the proxy registers upstream connections
+	// (fdConn.armOut adds it).
+	lazyOut bool
 }
 
 // newTestLoop starts a test loop and stops it when the test ends (after the cleanups of the sockets added later).
@@ -133,7 +138,12 @@ func (l *testLoop) pair(t *testing.T) (*fdConn, net.Conn) {
 	l.mu.Lock()
 	l.conns[int32(fd)] = c
 	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	if l.lazyOut {
+		c.lazyOut = &outInterest{epfd: l.epfd, ev: ev}
+	} else {
+		ev.Events |= unix.EPOLLOUT
+	}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		t.Fatalf("epoll_ctl add: %v", err)
 	}
@@ -335,8 +345,19 @@ func TestFDConnClose(t *testing.T) {
 }
 
 func TestFDConnWrite(t *testing.T) {
+	for _, lazy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lazyOut=%v", lazy), func(t *testing.T) { testFDConnWrite(t, lazy) })
+	}
+}
+
+func testFDConnWrite(t *testing.T, lazyOut bool) {
+	newLoop := func(t *testing.T) *testLoop {
+		l := newTestLoop(t)
+		l.lazyOut = lazyOut
+		return l
+	}
 	t.Run("8 MiB to a slow reader", func(t *testing.T) {
-		c, peer := newTestLoop(t).pair(t)
+		c, peer := newLoop(t).pair(t)
 		data := randomBytes(t, 8<<20)
 		ch := make(chan result, 1)
 		go func() {
@@ -357,7 +378,7 @@ func TestFDConnWrite(t *testing.T) {
 		}
 	})
 	t.Run("deadline passes while the peer does not read", func(t *testing.T) {
-		c, _ := newTestLoop(t).pair(t)
+		c, _ := newLoop(t).pair(t)
 		data := make([]byte, 16<<20)
 		if err := c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
 			t.Fatal(err)

@@ -391,7 +391,7 @@ func (l *loop) adoptFD(c *conn, fd int, local, remote net.Addr) {
 	c.r.SetSource(&c.lc.src)
 	c.lc.slot = l.alloc(loopSlot{c: c})
 	l.clients.Add(1)
-	if l.register(fd, c.lc.slot) != nil {
+	if _, err := l.register(fd, c.lc.slot, true); err != nil {
 		l.closeConn(c)
 		return
 	}
@@ -429,10 +429,13 @@ func loopSpliceable(dst, src net.Conn) (spliceConn, spliceConn, bool) {
 	return d, s, ok1 && ok2
 }
 
-func (l *loop) register(fd int, slot uint32) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
-		Fd: int32(slot), Pad: int32(l.slots[slot].gen)}
-	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+// register adds fd to the loop's epoll set, edge-triggered, for input and (with out) for output.
+func (l *loop) register(fd int, slot uint32, out bool) (unix.EpollEvent, error) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(slot), Pad: int32(l.slots[slot].gen)}
+	if out {
+		ev.Events |= unix.EPOLLOUT
+	}
+	return ev, unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
 
 func (l *loop) alloc(s loopSlot) uint32 {

@@ -332,7 +332,9 @@ func (l *loop) writeUp(c *conn) {
 			n, err = writeFD(u.fd, c.lc.out[c.lc.sent:])
 		}
 		if err == errWouldBlock {
-			return // EPOLLOUT goes on
+			if err = u.fc.armOut(); err == nil {
+				return // EPOLLOUT goes on
+			}
 		}
 		if err != nil {
 			l.upFailed(c, "send request", err)
