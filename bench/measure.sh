@@ -109,7 +109,7 @@ header() {
 	echo "### fjord bench $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
 	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)"
-	echo "- load: wrk -t$LOAD_THREADS -c$CONNS -d${DURATION}s --latency (+${WARMUP}s warm-up), $ROUNDS round(s) interleaved, body $SIZE B$( ((CHUNKED)) && echo ", chunked")$( ((POST)) && echo ", POST bodies of $POST B")"
+	echo "- load: wrk -t$LOAD_THREADS -c$CONNS -d${DURATION}s --latency (+${WARMUP}s warm-up), $ROUNDS round(s) interleaved, body $SIZE B$( ((CHUNKED)) && echo ", chunked")$( ((POST)) && echo ", POST bodies of $POST B$( ((POST_CHUNKED)) && echo ", chunked")")"
 	echo "- pinning: proxy on CPUs '${PROXY_CPUS:-any}', wrk + upstreams on CPUs '${LOAD_CPUS:-any}'; $WORKERS proxy worker(s)"
 	echo "- 1-min load average: $LOAD_START before, $LOAD_END after (idle machine: close to 0)"
 	echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v 2>/dev/null | awk 'NR==1 { print $1, $3 }'), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }')$(command -v caddy >/dev/null && echo ", caddy $(caddy version 2>/dev/null | awk 'NR == 1 { print $1 }')")"

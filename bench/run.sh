@@ -18,6 +18,7 @@ usage: bench/run.sh [options]
   --chunked          upstreams answer with Transfer-Encoding: chunked (nginx SSI on the body file)
                      instead of Content-Length
   --post BYTES       wrk sends POST requests with a BYTES-byte body (at most 1 MiB) instead of GETs
+  --post-chunked     with --post: the body goes as one chunk (Transfer-Encoding: chunked), not with a Content-Length
   --only LIST        comma-separated subset of: fjord,nginx,haproxy,caddy
                      (default: all four, caddy only when it is installed)
   --proxy-cpus LIST  taskset CPU list for the proxy under test (default 1; "" = no pinning)
@@ -69,6 +70,7 @@ declare -A PORT=() SERVER=()
 ALL_SERVERS=()
 LOAD_PID="" # the wrk run in flight, if any
 POST_SCRIPT="" # wrk's Lua script with --post
+POST_CHUNKED=0
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -96,6 +98,7 @@ parse_args() {
 		--features) FEATURES=1 ;;
 		--chunked) CHUNKED=1 ;;
 		--post) POST=${2:?--post needs a value}; shift ;;
+		--post-chunked) POST_CHUNKED=1 ;;
 		--keep) KEEP=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; die "unknown option: $1" ;;
@@ -111,6 +114,7 @@ parse_args() {
 	((CONNS >= LOAD_THREADS)) || die "--conns must be at least --load-threads (wrk needs a connection per thread)"
 	((SIZE <= 16777216)) || die "--size must be at most 16 MiB"
 	((POST <= 1048576)) || die "--post must be at most 1 MiB"
+	((!POST_CHUNKED || POST > 0)) || die "--post-chunked needs --post BYTES"
 	((QUOTA == 0 || (QUOTA >= 25 && QUOTA <= 100 * WORKERS))) || die "--proxy-quota must be 25 to 100 per worker"
 	# Caddy joins the default set only where it is installed: a machine without
 	# it still gets the three-proxy table. Asked for by --only, a missing caddy
@@ -330,8 +334,14 @@ main() {
 	if ((POST > 0)); then
 		# wrk's script for the POST body; every proxy and the upstreams accept bodies of up to 1 MiB.
 		head -c "$POST" /dev/zero | tr '\0' p >"$WORK/post.body"
-		printf 'local f = io.open("%s", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\nwrk.headers["Content-Type"] = "application/octet-stream"\n' \
-			"$WORK/post.body" >"$WORK/post.lua"
+		if ((POST_CHUNKED)); then
+			# The whole request is built once: wrk.format would add a Content-Length for wrk.body.
+			printf 'local f = io.open("%s", "rb")\nlocal body = f:read("*a")\nf:close()\nlocal req = string.format("POST / HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/octet-stream\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n%%x\\r\\n%%s\\r\\n0\\r\\n\\r\\n", #body, body)\nfunction request() return req end\n' \
+				"$WORK/post.body" >"$WORK/post.lua"
+		else
+			printf 'local f = io.open("%s", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\nwrk.headers["Content-Type"] = "application/octet-stream"\n' \
+				"$WORK/post.body" >"$WORK/post.lua"
+		fi
 		POST_SCRIPT=$WORK/post.lua
 	fi
 	start_upstreams

@@ -26,8 +26,9 @@ const (
 	chunkDone                       // the body is complete
 )
 
-// maxChunkHeader is the most a re-encoded chunk-size line takes: 16 hex digits and CRLF.
-const maxChunkHeader = 16 + 2
+// MaxChunkHeader is the most a re-encoded chunk-size line takes: 16 hex digits and CRLF. A re-encoding Decode writes
+// a size line only when dst has this much room.
+const MaxChunkHeader = 16 + 2
 
 // Reset makes d ready for a new body; reencode chooses the chunked output (else the data alone).
 func (d *ChunkedDecoder) Reset(reencode bool) { *d = ChunkedDecoder{reencode: reencode} }
@@ -105,7 +106,7 @@ func (d *ChunkedDecoder) sizeLine(dst *[]byte, line []byte, room int) (fits bool
 	if err != nil {
 		return false, err
 	}
-	if d.reencode && room < maxChunkHeader {
+	if d.reencode && room < MaxChunkHeader {
 		return false, nil
 	}
 	if size == 0 {

@@ -106,8 +106,8 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 	case "proxy_http_version", "proxy_buffering":
 		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord streams requests and responses over HTTP/1.1", d.Name)
 	case "proxy_request_buffering":
-		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord reads a request body of known length up to 64 KiB before it "+
-			"contacts the upstream, and streams larger and chunked ones", d.Name)
+		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord reads a request body of known length up to 64 KiB, or a "+
+			"chunked one that came whole with its head, before it contacts the upstream, and streams the others", d.Name)
 	case "proxy_redirect":
 		c.proxyRedirect(d, sc)
 	case "error_page":

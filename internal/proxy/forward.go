@@ -223,13 +223,13 @@ func (s *Service) observeHeader(sent, now time.Time) {
 // bufferedBody returns the request body when it is entirely in the read buffer and small enough to travel in the
 // same write as the head (so it can also be sent again on a retry), else nil.
 func (c *conn) bufferedBody() []byte {
+	if c.lc.body != nil {
+		return c.lc.body.b[:c.lc.bodyN] // collected by an event loop, which then handed the request on
+	}
 	if c.req.Framing != http1.FramingLength {
 		return nil
 	}
 	n := c.req.ContentLength
-	if c.lc.body != nil {
-		return c.lc.body.b[:n] // collected by an event loop, which then handed the request on
-	}
 	if body := c.r.Buffered(); int64(len(body)) >= n && n <= maxInlineBody {
 		return body[:n]
 	}

@@ -191,3 +191,49 @@ func TestAdvanceOut(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopTakesChunkedBodies: a chunked request body that arrives whole with its head is served by the event loop
+// (no goroutine), re-encoded with its trailers as a goroutine would send it, and the request pipelined behind it is
+// served next. One that arrives in pieces is still served, by a goroutine.
+func TestLoopTakesChunkedBodies(t *testing.T) {
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if r.URL.Path == "/hold" {
+			held <- struct{}{}
+			<-release
+		}
+		fmt.Fprintf(w, "%s %q te=%s trailer=%s", r.Method, body, strings.Join(r.TransferEncoding, ","), r.Trailer.Get("X-Trail"))
+	})
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, hostOf(up)))))
+	c := dialRaw(t, p.addr)
+	c.write("POST /hold HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Trail\r\n\r\n" +
+		"5\r\nhello\r\n006;ext=1\r\n world\r\n0\r\nX-Trail: t1\r\n\r\n" +
+		"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-held:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream never got the request")
+	}
+	if n := handleGoroutines(); n != 0 {
+		t.Errorf("%d goroutines serve the chunked request; the loop should", n)
+	}
+	close(release)
+	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != `POST "hello world" te=chunked trailer=t1` {
+		t.Fatalf("chunked POST: %d %s", resp.StatusCode, got)
+	}
+	if resp, got := c.readResponse("GET"); resp.StatusCode != 200 || got != `GET "" te= trailer=` {
+		t.Fatalf("pipelined GET: %d %s", resp.StatusCode, got)
+	}
+	// In pieces: the loop hands it to a goroutine, which streams it.
+	c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+	time.Sleep(20 * time.Millisecond)
+	c.write("3\r\ndef\r\n0\r\n\r\n")
+	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != `POST "abcdef" te=chunked trailer=` {
+		t.Fatalf("chunked POST in pieces: %d %s", resp.StatusCode, got)
+	}
+}

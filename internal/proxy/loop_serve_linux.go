@@ -88,10 +88,17 @@ func (l *loop) serve(c *conn, cfg *Config) bool {
 		l.handOff(c, cfg)
 		return false
 	}
-	if rt := c.lc.pre; rt != nil && rt.Return == nil && c.req.Framing == http1.FramingLength &&
-		int64(len(c.r.Buffered())) < c.req.ContentLength {
-		l.startCollect(c, cfg)
-		return false
+	if rt := c.lc.pre; rt != nil && rt.Return == nil {
+		switch {
+		case c.req.Framing == http1.FramingChunked:
+			if !l.takeChunked(c, rt) {
+				l.handOff(c, cfg)
+				return false
+			}
+		case c.req.Framing == http1.FramingLength && int64(len(c.r.Buffered())) < c.req.ContentLength:
+			l.startCollect(c, cfg)
+			return false
+		}
 	}
 	return l.serveNow(c, cfg)
 }
@@ -114,24 +121,33 @@ func (l *loop) servable(c *conn, cfg *Config) bool {
 	if req.Upgrade != nil || req.Expect100 {
 		return false
 	}
+	chunked := false
 	switch req.Framing {
 	case http1.FramingNone:
 	case http1.FramingLength:
 		if req.ContentLength > maxLoopBody {
 			return false // streamed by a goroutine
 		}
+	case http1.FramingChunked:
+		// Served here only when it goes to a service and has fully arrived with its head (takeChunked); the
+		// answers the loop writes itself (400, 404, a direct response) leave a chunked body to a goroutine, which
+		// reads past it.
+		chunked = true
 	default:
 		return false
 	}
 	var err error
 	if c.path, err = http1.AppendCleanPath(c.path[:0], req.Path); err != nil {
-		return true // a 400, written at once
+		return !chunked // a 400, written at once
 	}
 	rt, ok := c.match(cfg)
 	switch {
 	case !ok:
-		return true // a 404
+		return !chunked // a 404
 	case rt.Return != nil:
+		if chunked {
+			return false
+		}
 	case rt.Static != nil:
 		return false // file I/O blocks
 	case c.bodyTooLarge(rt):
@@ -480,15 +496,40 @@ func (l *loop) gotResponse(c *conn) {
 // ends).
 const maxLoopBody = maxUploadBuffer
 
-// requestBody is the body the loop sends with the request head: collected (collectBody), or in the read buffer.
+// requestBody is the body the loop sends with the request head: collected (collectBody, takeChunked), or in the read
+// buffer.
 func (l *loop) requestBody(c *conn) []byte {
 	switch {
 	case c.lc.body != nil:
-		return c.lc.body.b[:c.req.ContentLength]
+		return c.lc.body.b[:c.lc.bodyN]
 	case c.req.Framing == http1.FramingLength:
 		return c.r.Buffered()[:c.req.ContentLength] // servable and serve saw it all there
 	}
 	return nil
+}
+
+// takeChunked takes in a chunked request body that arrived whole with its head: it is decoded and re-encoded (the
+// canonical chunked form that a goroutine's CopyBody sends, trailers included) into a body buffer, which then goes
+// upstream with the head in one write and stays for a replay, like a collected body of known length. It returns
+// false, with nothing consumed, for a body a goroutine must serve: one not all there yet (streamed as it comes), a
+// malformed one (400), or one over the route's max_body_bytes (413).
+func (l *loop) takeChunked(c *conn, rt *Route) bool {
+	raw := c.r.Buffered()
+	if len(raw) < len("0\r\n\r\n") || len(raw) > maxLoopBody-http1.MaxChunkHeader {
+		return false
+	}
+	// The canonical form is never longer than what it re-encodes, so a buffer of the raw size holds it; the decoder
+	// wants room for a full size line before it writes one.
+	buf := c.srv.uploadBufs.get(int64(len(raw) + http1.MaxChunkHeader))
+	c.lc.chunk.Reset(true)
+	out, n, err := c.lc.chunk.Decode(buf.b[:0], raw)
+	if err != nil || !c.lc.chunk.Done() || (rt.MaxBodyBytes > 0 && c.lc.chunk.Payload() > rt.MaxBodyBytes) {
+		c.srv.uploadBufs.put(buf)
+		return false
+	}
+	c.r.Discard(n) // the head stays where it is until the next read: this request's exchange reads nothing more
+	c.lc.body, c.lc.bodyN = buf, len(out)
+	return true
 }
 
 // startCollect begins taking in a request body that has not fully arrived with its head: what is buffered moves to a
