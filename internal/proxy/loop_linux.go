@@ -435,7 +435,7 @@ func (l *loop) register(fd int, slot uint32, out bool) (unix.EpollEvent, error) 
 	if out {
 		ev.Events |= unix.EPOLLOUT
 	}
-	return ev, unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	return ev, epollAdd(l.epfd, fd, &ev)
 }
 
 func (l *loop) alloc(s loopSlot) uint32 {
@@ -479,7 +479,7 @@ func (l *loop) closeConn(c *conn) {
 	if c.lc.fc != nil {
 		_ = c.lc.fc.Close()
 	}
-	_ = unix.Close(c.lc.fd) // also takes it out of the epoll set
+	closeFD(c.lc.fd) // also takes it out of the epoll set
 	c.retire()
 }
 

@@ -71,7 +71,7 @@ func (l *loop) closeUp(u *loopUp) {
 	l.release(u.slot)
 	u.c = nil
 	_ = u.uc.Close() // the fdConn: wakes a goroutine still waiting on it
-	_ = unix.Close(u.fd)
+	closeFD(u.fd)
 }
 
 // popIdle returns an idle upstream connection to inst: this loop's most recent one, else one from the instance's
