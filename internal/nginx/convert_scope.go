@@ -107,7 +107,7 @@ func (c *converter) setting(d *Directive, sc *scope) bool {
 		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord streams requests and responses over HTTP/1.1", d.Name)
 	case "proxy_request_buffering":
 		c.diag(d.Pos, SeverityInfo, "%s accepted: fjord reads a request body of known length up to 64 KiB, or a "+
-			"chunked one that came whole with its head, before it contacts the upstream, and streams the others", d.Name)
+			"chunked one up to about 48 KiB, before it contacts the upstream, and streams larger ones", d.Name)
 	case "proxy_redirect":
 		c.proxyRedirect(d, sc)
 	case "error_page":

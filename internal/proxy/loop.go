@@ -82,7 +82,8 @@ type loopState struct {
 	// lcBodyIn: the request body of known length being collected (collectBody); it stays for replays until the
 	// exchange ends.
 	body     *buffer
-	bodyN    int   // bytes collected
+	bodyN    int   // bytes collected (for a chunked body, of its canonical re-encoding)
+	chunked  bool  // the body being collected is chunked (collectChunked; chunk keeps the decoding state)
 	bodyWin  int64 // end of the current min_body_rate window (unix nanoseconds); 0: no rate enforced
 	bodyGot  int64 // bytes that arrived in the current window
 	bodyLast int64 // when bytes last arrived (the body idle timeout counts from it)

@@ -192,12 +192,14 @@ func TestAdvanceOut(t *testing.T) {
 	}
 }
 
-// TestLoopTakesChunkedBodies: a chunked request body that arrives whole with its head is served by the event loop
-// (no goroutine), re-encoded with its trailers as a goroutine would send it, and the request pipelined behind it is
-// served next. One that arrives in pieces is still served, by a goroutine.
+// TestLoopTakesChunkedBodies: a chunked request body is taken in by the event loop before the upstream hears of the
+// request (no goroutine), whether it came with its head or comes in pieces, re-encoded with its trailers as a
+// goroutine would send it; the request pipelined behind it is served next.
 func TestLoopTakesChunkedBodies(t *testing.T) {
+	var started atomic.Int64
 	held, release := make(chan struct{}, 1), make(chan struct{})
 	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		started.Add(1)
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), 500)
@@ -229,11 +231,87 @@ func TestLoopTakesChunkedBodies(t *testing.T) {
 	if resp, got := c.readResponse("GET"); resp.StatusCode != 200 || got != `GET "" te= trailer=` {
 		t.Fatalf("pipelined GET: %d %s", resp.StatusCode, got)
 	}
-	// In pieces: the loop hands it to a goroutine, which streams it.
-	c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+	// In pieces, a size line cut in two included: collected, then sent.
+	before := started.Load()
+	c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1")
 	time.Sleep(20 * time.Millisecond)
-	c.write("3\r\ndef\r\n0\r\n\r\n")
-	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != `POST "abcdef" te=chunked trailer=` {
+	if n := started.Load(); n != before {
+		t.Error("the upstream saw the request before its body was in")
+	}
+	if n := handleGoroutines(); n != 0 {
+		t.Errorf("%d goroutines serve the request in pieces; the loop should", n)
+	}
+	c.write("0\r\n0123456789abcdef\r\n0\r\nX-Trail: t2\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, got := c.readResponse("POST"); resp.StatusCode != 200 || got != `POST "abc0123456789abcdef" te=chunked trailer=t2` {
 		t.Fatalf("chunked POST in pieces: %d %s", resp.StatusCode, got)
 	}
+	if resp, got := c.readResponse("GET"); resp.StatusCode != 200 || got != `GET "" te= trailer=` {
+		t.Fatalf("GET after the pieces: %d %s", resp.StatusCode, got)
+	}
+}
+
+// TestLoopChunkedHandOff: a chunked body the loop does not keep (longer than it collects, malformed, over
+// max_body_bytes, or stalled) is served as the goroutine engine serves it, from the body's first byte.
+func TestLoopChunkedHandOff(t *testing.T) {
+	up := digestUpstream(t)
+	rt := routeTo(t, up)
+	rt.MaxBodyBytes = 200 << 10
+	cfg := cfgOf(t, prefix("/", rt))
+	cfg.Client.BodyIdleTimeout = 300 * time.Millisecond
+	p := startProxy(t, cfg)
+	// chunkedPieces writes a chunked POST of data in chunks of 1000 bytes, a few at a time, 5 ms apart, then the
+	// last chunk with a trailer and a pipelined GET.
+	chunkedPieces := func(c *rawConn, data string) {
+		c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Trail\r\n\r\n")
+		var b strings.Builder
+		for i := 0; i < len(data); i += 1000 {
+			piece := data[i:min(i+1000, len(data))]
+			fmt.Fprintf(&b, "%x\r\n%s\r\n", len(piece), piece)
+			if b.Len() > 7000 {
+				c.write(b.String())
+				b.Reset()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		c.write(b.String() + "0\r\nX-Trail: tt\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	for _, size := range []int{30 << 10, 100 << 10} { // collected; handed off past what the loop keeps
+		data := strings.Repeat("0123456789", size/10)
+		c := dialRaw(t, p.addr)
+		chunkedPieces(c, data)
+		resp, _ := c.readResponse("POST")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(data) || resp.Header.Get("X-Trailer") != "tt" ||
+			resp.Header.Get("X-TE") != "chunked" {
+			t.Fatalf("%d bytes: %d, len %s, trailer %q, te %q", size, resp.StatusCode, resp.Header.Get("X-Len"),
+				resp.Header.Get("X-Trailer"), resp.Header.Get("X-TE"))
+		}
+		if resp, _ := c.readResponse("GET"); resp.StatusCode != 200 || resp.Header.Get("X-Path") != "/after" {
+			t.Fatalf("%d bytes: the pipelined GET got %d %s", size, resp.StatusCode, resp.Header.Get("X-Path"))
+		}
+	}
+	t.Run("over max_body_bytes", func(t *testing.T) {
+		c := dialRaw(t, p.addr)
+		chunkedPieces(c, strings.Repeat("x", 250<<10))
+		if resp, body := c.readResponse("POST"); resp.StatusCode != 413 {
+			t.Fatalf("%d %s, want 413", resp.StatusCode, body)
+		}
+	})
+	t.Run("malformed after a first piece", func(t *testing.T) {
+		c := dialRaw(t, p.addr)
+		c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+		time.Sleep(20 * time.Millisecond)
+		c.write("zz\r\nabc\r\n0\r\n\r\n")
+		if resp, body := c.readResponse("POST"); resp.StatusCode != 400 {
+			t.Fatalf("%d %s, want 400", resp.StatusCode, body)
+		}
+		c.expectClosed()
+	})
+	t.Run("stalled", func(t *testing.T) {
+		c := dialRaw(t, p.addr)
+		c.write("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+		if resp, body := c.readResponse("POST"); resp.StatusCode != 408 {
+			t.Fatalf("%d %s, want 408", resp.StatusCode, body)
+		}
+		c.expectClosed()
+	})
 }

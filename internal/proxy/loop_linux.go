@@ -252,7 +252,7 @@ func (l *loop) dispatch(ev *unix.EpollEvent) {
 			}
 		case lcBodyIn:
 			if in {
-				l.collectBody(c)
+				l.collectIn(c)
 			}
 		}
 		return

@@ -91,10 +91,8 @@ func (l *loop) serve(c *conn, cfg *Config) bool {
 	if rt := c.lc.pre; rt != nil && rt.Return == nil {
 		switch {
 		case c.req.Framing == http1.FramingChunked:
-			if !l.takeChunked(c, rt) {
-				l.handOff(c, cfg)
-				return false
-			}
+			l.startChunked(c, cfg)
+			return false
 		case c.req.Framing == http1.FramingLength && int64(len(c.r.Buffered())) < c.req.ContentLength:
 			l.startCollect(c, cfg)
 			return false
@@ -129,9 +127,8 @@ func (l *loop) servable(c *conn, cfg *Config) bool {
 			return false // streamed by a goroutine
 		}
 	case http1.FramingChunked:
-		// Served here only when it goes to a service and has fully arrived with its head (takeChunked); the
-		// answers the loop writes itself (400, 404, a direct response) leave a chunked body to a goroutine, which
-		// reads past it.
+		// Taken in here only when it goes to a service (startChunked); the answers the loop writes itself (400, 404,
+		// a direct response) leave a chunked body to a goroutine, which reads past it.
 		chunked = true
 	default:
 		return false
@@ -508,28 +505,134 @@ func (l *loop) requestBody(c *conn) []byte {
 	return nil
 }
 
-// takeChunked takes in a chunked request body that arrived whole with its head: it is decoded and re-encoded (the
-// canonical chunked form that a goroutine's CopyBody sends, trailers included) into a body buffer, which then goes
-// upstream with the head in one write and stays for a replay, like a collected body of known length. It returns
-// false, with nothing consumed, for a body a goroutine must serve: one not all there yet (streamed as it comes), a
-// malformed one (400), or one over the route's max_body_bytes (413).
-func (l *loop) takeChunked(c *conn, rt *Route) bool {
-	raw := c.r.Buffered()
-	if len(raw) < len("0\r\n\r\n") || len(raw) > maxLoopBody-http1.MaxChunkHeader {
-		return false
-	}
-	// The canonical form is never longer than what it re-encodes, so a buffer of the raw size holds it; the decoder
-	// wants room for a full size line before it writes one.
-	buf := c.srv.uploadBufs.get(int64(len(raw) + http1.MaxChunkHeader))
+// startChunked begins taking in a chunked request body, as startCollect does one of known length: decoded and
+// re-encoded (the canonical chunked form a goroutine's CopyBody sends, trailers included) into a body buffer, which
+// then goes upstream with the head in one write and stays for a replay. A body that turns out longer than the loop
+// keeps, or over the route's max_body_bytes, is handed to a goroutine from its start (handOffChunked).
+func (l *loop) startChunked(c *conn, cfg *Config) {
+	// The canonical form is never longer than what it re-encodes, so a buffer of the buffered size holds what came
+	// with the head; collectChunked trades it for a larger one when more must be read.
+	c.lc.body = c.srv.uploadBufs.get(int64(len(c.r.Buffered()) + http1.MaxChunkHeader))
+	c.lc.bodyN = 0
 	c.lc.chunk.Reset(true)
-	out, n, err := c.lc.chunk.Decode(buf.b[:0], raw)
-	if err != nil || !c.lc.chunk.Done() || (rt.MaxBodyBytes > 0 && c.lc.chunk.Payload() > rt.MaxBodyBytes) {
-		c.srv.uploadBufs.put(buf)
-		return false
+	c.lc.bodyWin, c.lc.bodyGot, c.lc.bodyLast = 0, 0, l.now
+	if cfg.Client.MinBodyRate > 0 {
+		c.lc.bodyWin = l.now + int64(cfg.Client.MinBodyRateWindow)
 	}
-	c.r.Discard(n) // the head stays where it is until the next read: this request's exchange reads nothing more
-	c.lc.body, c.lc.bodyN = buf, len(out)
-	return true
+	c.lc.phase, c.lc.cfg, c.lc.chunked = lcBodyIn, cfg, true
+	l.collectChunked(c)
+}
+
+// collectChunked decodes what the read buffer holds of the chunked body being collected and reads more until the
+// body is complete, then serves the request. The parsed head lives in the read buffer until the first read for the
+// body, which detaches it (a copy) so that the buffer can take the body's bytes; bytes read past the body stay
+// there for the next request, as with any pipelined request.
+func (l *loop) collectChunked(c *conn) {
+	cfg := l.srv.cfg.Load()
+	rt := c.lc.pre
+	for {
+		out, n, err := c.lc.chunk.Decode(c.lc.body.b[:c.lc.bodyN], c.r.Buffered())
+		c.r.Discard(n)
+		c.lc.bodyN = len(out)
+		switch {
+		case err != nil, rt.MaxBodyBytes > 0 && c.lc.chunk.Payload() > rt.MaxBodyBytes:
+			// A goroutine streams it up to the same fault and answers as it does for any streamed body (a 400, or a
+			// 413 at max_body_bytes), so that both engines behave alike.
+			l.handOffChunked(c, cfg)
+			return
+		case c.lc.chunk.Done():
+			c.lc.chunked = false
+			l.bodyCollected(c, cfg)
+			return
+		}
+		// The next read may fill the read buffer; the body buffer must hold all of it re-encoded, so that Decode
+		// never stops for room and what stays in the read buffer is only the start of a line.
+		if need := c.lc.bodyN + c.r.Size() + http1.MaxChunkHeader; need > len(c.lc.body.b) {
+			if need > maxLoopBody {
+				l.handOffChunked(c, cfg)
+				return
+			}
+			bigger := c.srv.uploadBufs.get(int64(need))
+			copy(bigger.b, c.lc.body.b[:c.lc.bodyN])
+			c.srv.uploadBufs.put(c.lc.body)
+			c.lc.body = bigger
+		}
+		if !c.lc.src.ready {
+			break
+		}
+		if !c.detached {
+			if c.detachHead() != nil {
+				l.handOffChunked(c, cfg)
+				return
+			}
+		}
+		before := len(c.r.Buffered())
+		if err := c.r.Fill(); err != nil {
+			if err == errWouldBlock {
+				break
+			}
+			if err == http1.ErrBufferFull { // a chunk-size or trailer line longer than the read buffer: a 400
+				l.handOffChunked(c, cfg)
+				return
+			}
+			c.discardInlineBody()
+			l.closeConn(c) // EOF or reset: the client is gone, and nothing was sent upstream
+			return
+		}
+		c.lc.bodyGot += int64(len(c.r.Buffered()) - before)
+		c.lc.bodyLast = l.now
+	}
+	c.lc.deadline = c.lc.bodyLast + int64(cfg.Client.BodyIdleTimeout)
+	if c.lc.bodyWin != 0 && c.lc.bodyWin < c.lc.deadline {
+		c.lc.deadline = c.lc.bodyWin
+	}
+}
+
+// handOffChunked gives a chunked request body that the loop will not keep, with its request, to a goroutine, which
+// streams it from its start as it would have from the socket: what was decoded so far (already in canonical form),
+// then what the read buffer holds (the start of a line, or the bytes from a fault on: collectChunked never reads
+// past what it can decode), then the socket. The head stays where it is in the read buffer if it was not detached
+// yet, and the goroutine detaches it before it reads the body.
+func (l *loop) handOffChunked(c *conn, cfg *Config) {
+	c.lc.chunked = false
+	rest := append([]byte(nil), c.r.Buffered()...)
+	c.r.Discard(len(rest))
+	rc := &replayConn{Conn: nil, pool: &c.srv.uploadBufs, buf: c.lc.body, prefix: c.lc.body.b[:c.lc.bodyN], rest: rest}
+	c.lc.body = nil
+	l.away(c)
+	rc.Conn = c.dc.Conn
+	c.dc.Conn = rc // every read of the request goes through it, a min_body_rate meter's too
+	go func() {
+		keep := c.handle(cfg)
+		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
+	}()
+}
+
+// replayConn is the client connection of a request handed to a goroutine in the middle of its chunked body
+// (handOffChunked): reads return the body's canonical re-encoding so far, then the bytes of it left in the read
+// buffer, then what the socket has. Its buffer goes back to the pool once read.
+type replayConn struct {
+	net.Conn
+	pool         *uploadPools
+	buf          *buffer
+	prefix, rest []byte
+}
+
+func (r *replayConn) Read(p []byte) (int, error) {
+	switch {
+	case len(r.prefix) > 0:
+		n := copy(p, r.prefix)
+		if r.prefix = r.prefix[n:]; len(r.prefix) == 0 {
+			r.pool.put(r.buf)
+			r.buf = nil
+		}
+		return n, nil
+	case len(r.rest) > 0:
+		n := copy(p, r.rest)
+		r.rest = r.rest[n:]
+		return n, nil
+	}
+	return r.Conn.Read(p)
 }
 
 // startCollect begins taking in a request body that has not fully arrived with its head: what is buffered moves to a
@@ -573,6 +676,11 @@ func (l *loop) collectBody(c *conn) {
 		}
 		return
 	}
+	l.bodyCollected(c, cfg)
+}
+
+// bodyCollected serves a request whose body the loop has taken in.
+func (l *loop) bodyCollected(c *conn, cfg *Config) {
 	c.lc.phase, c.lc.deadline = lcHead, 0
 	if c.lc.cfg != cfg {
 		// A reload came while the body did: match the route again in the configuration in force, and let a
@@ -588,6 +696,15 @@ func (l *loop) collectBody(c *conn) {
 	}
 }
 
+// collectIn goes on collecting the request body being taken in.
+func (l *loop) collectIn(c *conn) {
+	if c.lc.chunked {
+		l.collectChunked(c)
+	} else {
+		l.collectBody(c)
+	}
+}
+
 // bodyInTimeout handles a deadline while a request body is collected: the end of a min_body_rate window (judged,
 // then the next window starts) or the body idle timeout.
 func (l *loop) bodyInTimeout(c *conn) {
@@ -595,7 +712,7 @@ func (l *loop) bodyInTimeout(c *conn) {
 	if w := c.lc.bodyWin; w != 0 && l.now >= w {
 		if c.lc.bodyGot >= cfg.Client.MinBodyRate {
 			c.lc.bodyWin, c.lc.bodyGot = l.now+int64(cfg.Client.MinBodyRateWindow), 0
-			l.collectBody(c) // sets the next deadline
+			l.collectIn(c) // sets the next deadline
 			return
 		}
 		c.beginRequest()
@@ -604,6 +721,8 @@ func (l *loop) bodyInTimeout(c *conn) {
 		c.beginRequest()
 		c.writeError(408, "request body not received in time", true)
 	}
+	c.lc.chunked = false
+	c.discardInlineBody()
 	c.endRequest(cfg, false)
 	l.closeAfter(c)
 }
