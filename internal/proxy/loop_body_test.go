@@ -289,6 +289,16 @@ func TestLoopChunkedHandOff(t *testing.T) {
 			t.Fatalf("%d bytes: the pipelined GET got %d %s", size, resp.StatusCode, resp.Header.Get("X-Path"))
 		}
 	}
+	t.Run("with min_body_rate", func(t *testing.T) { // the goroutine meters the rate over the replayed bytes too
+		cfg := cfgOf(t, prefix("/", routeTo(t, up)))
+		cfg.Client.MinBodyRate, cfg.Client.MinBodyRateWindow = 1, time.Second
+		c := dialRaw(t, startProxy(t, cfg).addr)
+		data := strings.Repeat("r", 100<<10)
+		chunkedPieces(c, data)
+		if resp, _ := c.readResponse("POST"); resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(data) {
+			t.Fatalf("%d, len %s", resp.StatusCode, resp.Header.Get("X-Len"))
+		}
+	})
 	t.Run("over max_body_bytes", func(t *testing.T) {
 		c := dialRaw(t, p.addr)
 		chunkedPieces(c, strings.Repeat("x", 250<<10))
