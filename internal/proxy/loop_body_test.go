@@ -325,3 +325,24 @@ func TestLoopChunkedHandOff(t *testing.T) {
 		c.expectClosed()
 	})
 }
+
+// TestLoopChunkedSplitEverywhere: a chunked body cut in two at every byte, each piece a separate read for the
+// loop, reaches the upstream whole, trailers included, and the request behind it is served.
+func TestLoopChunkedSplitEverywhere(t *testing.T) {
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, digestUpstream(t)))))
+	const body = "4;a=b\r\nwiki\r\n005\r\npedia\r\n0;last\r\nX-Trail: t9\r\nX-Other: o\r\n\r\n"
+	c := dialRaw(t, p.addr)
+	for i := 0; i <= len(body); i++ {
+		c.write("POST /split HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Trail\r\n\r\n" + body[:i])
+		time.Sleep(time.Millisecond) // the loop reads the first piece on its own
+		c.write(body[i:] + "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, got := c.readResponse("POST")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum("wikipedia") || resp.Header.Get("X-Trailer") != "t9" {
+			t.Fatalf("cut at %d: %d %q, len %s, trailer %q", i, resp.StatusCode, got, resp.Header.Get("X-Len"),
+				resp.Header.Get("X-Trailer"))
+		}
+		if resp, _ := c.readResponse("GET"); resp.Header.Get("X-Path") != "/after" {
+			t.Fatalf("cut at %d: the request behind got %d %s", i, resp.StatusCode, resp.Header.Get("X-Path"))
+		}
+	}
+}
