@@ -597,7 +597,11 @@ func (l *loop) handOffChunked(c *conn, cfg *Config) {
 	c.lc.chunked = false
 	rest := append([]byte(nil), c.r.Buffered()...)
 	c.r.Discard(len(rest))
-	rc := &replayConn{Conn: nil, pool: &c.srv.uploadBufs, buf: c.lc.body, prefix: c.lc.body.b[:c.lc.bodyN], rest: rest}
+	rc := &replayConn{pool: &c.srv.uploadBufs, buf: c.lc.body, prefix: c.lc.body.b[:c.lc.bodyN], rest: rest}
+	if c.lc.bodyN == 0 { // nothing decoded yet: nothing to replay from the buffer
+		c.srv.uploadBufs.put(c.lc.body)
+		rc.buf = nil
+	}
 	c.lc.body = nil
 	l.away(c)
 	rc.Conn = c.dc.Conn
