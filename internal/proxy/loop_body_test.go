@@ -299,6 +299,20 @@ func TestLoopChunkedHandOff(t *testing.T) {
 			t.Fatalf("%d, len %s", resp.StatusCode, resp.Header.Get("X-Len"))
 		}
 	})
+	t.Run("read buffer larger than the loop keeps", func(t *testing.T) {
+		cfg := cfgOf(t, prefix("/", routeTo(t, up)))
+		cfg.Client.MaxHeaderBytes = 128 << 10
+		c := dialRaw(t, startProxy(t, cfg).addr)
+		data := strings.Repeat("h", 80<<10) // arrives with the head, in one read of the large buffer
+		c.write(fmt.Sprintf("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(data), data) +
+			"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := c.readResponse("POST"); resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(data) {
+			t.Fatalf("%d, len %s", resp.StatusCode, resp.Header.Get("X-Len"))
+		}
+		if resp, _ := c.readResponse("GET"); resp.Header.Get("X-Path") != "/after" {
+			t.Fatalf("the pipelined GET got %d %s", resp.StatusCode, resp.Header.Get("X-Path"))
+		}
+	})
 	t.Run("over max_body_bytes", func(t *testing.T) {
 		c := dialRaw(t, p.addr)
 		chunkedPieces(c, strings.Repeat("x", 250<<10))

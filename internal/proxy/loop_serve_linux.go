@@ -91,7 +91,11 @@ func (l *loop) serve(c *conn, cfg *Config) bool {
 	if rt := c.lc.pre; rt != nil && rt.Return == nil {
 		switch {
 		case c.req.Framing == http1.FramingChunked:
-			l.startChunked(c, cfg)
+			if len(c.r.Buffered())+http1.MaxChunkHeader > maxLoopBody {
+				l.handOff(c, cfg) // more came with the head than the loop keeps (max_header_bytes over 64 KiB)
+			} else {
+				l.startChunked(c, cfg)
+			}
 			return false
 		case c.req.Framing == http1.FramingLength && int64(len(c.r.Buffered())) < c.req.ContentLength:
 			l.startCollect(c, cfg)
