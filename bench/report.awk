@@ -22,6 +22,19 @@ function med(col, p,    i, k, a) {
 	return k ? median(a, k) : 0
 }
 
+# paired(p) is the median over rounds of p's per-core figure divided by nginx's in the same round. Rounds are
+# interleaved, so a round's proxies ran close together in time: on a machine whose speed drifts between rounds
+# (±10 % is common on shared VMs) this ratio moves less than the ratio of the medians.
+function paired(p,    i, j, k, a) {
+	k = 0
+	for (i = 1; i <= nrow; i++) {
+		if (name[i] != p) continue
+		for (j = 1; j <= nrow; j++)
+			if (name[j] == "nginx" && val[j, 1] == val[i, 1] && val[j, 12] > 0) a[++k] = val[i, 12] / val[j, 12]
+	}
+	return k ? sprintf("%.2fx", median(a, k)) : "n/a"
+}
+
 {
 	nrow++
 	name[nrow] = $2
@@ -41,13 +54,13 @@ END {
 	base = ""
 	for (i = 1; i <= np; i++) if (procs[i] == "nginx") base = med(12, "nginx")
 
-	print "| proxy | req/s (median) | p50 | p99 | proxy CPU % | req/s per proxy core (median) | peak RSS | per-core vs nginx |"
-	print "|---|--:|--:|--:|--:|--:|--:|--:|"
+	print "| proxy | req/s (median) | p50 | p99 | proxy CPU % | req/s per proxy core (median) | peak RSS | per-core vs nginx | same round vs nginx (median) |"
+	print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for (i = 1; i <= np; i++) {
 		p = procs[i]
 		pc = med(12, p)
 		ratio = base > 0 ? sprintf("%.2fx", pc / base) : "n/a"
-		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f%s | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, marked[p], mib(peak[p]), ratio
+		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f%s | %s | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, marked[p], mib(peak[p]), ratio, (base > 0 ? paired(p) : "n/a")
 	}
 
 	print ""
