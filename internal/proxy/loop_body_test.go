@@ -3,10 +3,14 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -358,5 +362,77 @@ func TestLoopChunkedSplitEverywhere(t *testing.T) {
 		if resp, _ := c.readResponse("GET"); resp.Header.Get("X-Path") != "/after" {
 			t.Fatalf("cut at %d: the request behind got %d %s", i, resp.StatusCode, resp.Header.Get("X-Path"))
 		}
+	}
+}
+
+// TestLoopChunkedUploadsConcurrent: clients upload chunked bodies of every size class at once (collected, grown,
+// handed off past what the loop keeps), cut at random places, each followed by a pipelined GET; every body
+// arrives whole and every connection stays in step.
+func TestLoopChunkedUploadsConcurrent(t *testing.T) {
+	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, digestUpstream(t)))))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			nc, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(nc)
+			for i := range 12 {
+				data := strings.Repeat(string(rune('a'+i)), rng.IntN(120<<10))
+				var b strings.Builder
+				b.WriteString("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+				for rest := data; len(rest) > 0; {
+					n := min(len(rest), 1+rng.IntN(9000))
+					fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
+					rest = rest[n:]
+				}
+				b.WriteString("0\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+				msg := b.String()
+				for len(msg) > 0 { // in pieces of random size, a little apart
+					n := min(len(msg), 1+rng.IntN(20000))
+					if _, err := io.WriteString(nc, msg[:n]); err != nil {
+						errs <- err
+						return
+					}
+					msg = msg[n:]
+					if rng.IntN(4) == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(data) {
+					errs <- fmt.Errorf("client %d, upload %d (%d bytes): %d, len %s", w, i, len(data), resp.StatusCode, resp.Header.Get("X-Len"))
+					return
+				}
+				resp, err = http.ReadResponse(br, &http.Request{Method: "GET"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				if resp.Header.Get("X-Path") != "/g" {
+					errs <- fmt.Errorf("client %d, after upload %d: %d %s", w, i, resp.StatusCode, resp.Header.Get("X-Path"))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
