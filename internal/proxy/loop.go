@@ -77,13 +77,12 @@ type loopState struct {
 	sent    int
 	sentAt  time.Time            // when the request started going out (time-to-first-byte metric)
 	rl      relay                // lcBody: the response being relayed
-	chunk   http1.ChunkedDecoder // lcBody with a chunked response: where its decoding stands
+	chunk   http1.ChunkedDecoder // where the decoding of a chunked body stands: a response (lcBody) or a request (lcBodyIn)
 
 	// lcBodyIn: the request body of known length being collected (collectBody); it stays for replays until the
 	// exchange ends.
 	body     *buffer
 	bodyN    int   // bytes collected (for a chunked body, of its canonical re-encoding)
-	chunked  bool  // the body being collected is chunked (collectChunked; chunk keeps the decoding state)
 	bodyWin  int64 // end of the current min_body_rate window (unix nanoseconds); 0: no rate enforced
 	bodyGot  int64 // bytes that arrived in the current window
 	bodyLast int64 // when bytes last arrived (the body idle timeout counts from it)

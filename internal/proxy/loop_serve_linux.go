@@ -216,6 +216,11 @@ func (l *loop) away(c *conn) {
 // handOff serves the whole current request in a goroutine, exactly as the goroutine engine would.
 func (l *loop) handOff(c *conn, cfg *Config) {
 	l.away(c)
+	l.serveAway(c, cfg)
+}
+
+// serveAway serves c's current request in a goroutine with the goroutine engine's code; c was given away (away).
+func (l *loop) serveAway(c *conn, cfg *Config) {
 	go func() {
 		keep := c.handle(cfg)
 		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
@@ -497,8 +502,8 @@ func (l *loop) gotResponse(c *conn) {
 // ends).
 const maxLoopBody = maxUploadBuffer
 
-// requestBody is the body the loop sends with the request head: collected (collectBody, takeChunked), or in the read
-// buffer.
+// requestBody is the body the loop sends with the request head: collected (collectBody, collectChunked), or in the
+// read buffer.
 func (l *loop) requestBody(c *conn) []byte {
 	switch {
 	case c.lc.body != nil:
@@ -519,11 +524,7 @@ func (l *loop) startChunked(c *conn, cfg *Config) {
 	c.lc.body = c.srv.uploadBufs.get(int64(len(c.r.Buffered()) + http1.MaxChunkHeader))
 	c.lc.bodyN = 0
 	c.lc.chunk.Reset(true)
-	c.lc.bodyWin, c.lc.bodyGot, c.lc.bodyLast = 0, 0, l.now
-	if cfg.Client.MinBodyRate > 0 {
-		c.lc.bodyWin = l.now + int64(cfg.Client.MinBodyRateWindow)
-	}
-	c.lc.phase, c.lc.cfg, c.lc.chunked = lcBodyIn, cfg, true
+	l.beginBodyIn(c, cfg, len(c.r.Buffered()))
 	l.collectChunked(c)
 }
 
@@ -545,7 +546,6 @@ func (l *loop) collectChunked(c *conn) {
 			l.handOffChunked(c, cfg)
 			return
 		case c.lc.chunk.Done():
-			c.lc.chunked = false
 			l.bodyCollected(c, cfg)
 			return
 		}
@@ -586,10 +586,7 @@ func (l *loop) collectChunked(c *conn) {
 		c.lc.bodyGot += int64(len(c.r.Buffered()) - before)
 		c.lc.bodyLast = l.now
 	}
-	c.lc.deadline = c.lc.bodyLast + int64(cfg.Client.BodyIdleTimeout)
-	if c.lc.bodyWin != 0 && c.lc.bodyWin < c.lc.deadline {
-		c.lc.deadline = c.lc.bodyWin
-	}
+	l.waitBodyIn(c, cfg)
 }
 
 // handOffChunked gives a chunked request body that the loop will not keep, with its request, to a goroutine, which
@@ -598,7 +595,6 @@ func (l *loop) collectChunked(c *conn) {
 // past what it can decode), then the socket. The head stays where it is in the read buffer if it was not detached
 // yet, and the goroutine detaches it before it reads the body.
 func (l *loop) handOffChunked(c *conn, cfg *Config) {
-	c.lc.chunked = false
 	rest := append([]byte(nil), c.r.Buffered()...)
 	c.r.Discard(len(rest))
 	rc := &replayConn{pool: &c.srv.uploadBufs, buf: c.lc.body, prefix: c.lc.body.b[:c.lc.bodyN], rest: rest}
@@ -610,10 +606,7 @@ func (l *loop) handOffChunked(c *conn, cfg *Config) {
 	l.away(c)
 	rc.Conn = c.dc.Conn
 	c.dc.Conn = rc // every read of the request goes through it, a min_body_rate meter's too
-	go func() {
-		keep := c.handle(cfg)
-		l.post(loopMsg{kind: msgBack, c: c, keep: keep})
-	}()
+	l.serveAway(c, cfg)
 }
 
 // replayConn is the client connection of a request handed to a goroutine in the middle of its chunked body
@@ -651,12 +644,27 @@ func (l *loop) startCollect(c *conn, cfg *Config) {
 	buf := c.r.Buffered()
 	c.lc.bodyN = copy(c.lc.body.b[:c.req.ContentLength], buf)
 	c.r.Discard(c.lc.bodyN)
-	c.lc.bodyWin, c.lc.bodyGot, c.lc.bodyLast = 0, int64(c.lc.bodyN), l.now
+	l.beginBodyIn(c, cfg, c.lc.bodyN)
+	l.collectBody(c)
+}
+
+// beginBodyIn puts c in the lcBodyIn phase with got bytes of the body in: the body idle timeout and the first
+// min_body_rate window count from now. cfg is the configuration the route was matched in (see bodyCollected).
+func (l *loop) beginBodyIn(c *conn, cfg *Config, got int) {
+	c.lc.bodyWin, c.lc.bodyGot, c.lc.bodyLast = 0, int64(got), l.now
 	if cfg.Client.MinBodyRate > 0 {
 		c.lc.bodyWin = l.now + int64(cfg.Client.MinBodyRateWindow)
 	}
-	c.lc.phase, c.lc.cfg = lcBodyIn, cfg // the configuration the route was matched in (collectBody)
-	l.collectBody(c)
+	c.lc.phase, c.lc.cfg = lcBodyIn, cfg
+}
+
+// waitBodyIn sets the deadline of a wait for more of the body being collected: the body idle timeout after the last
+// bytes, or the end of the min_body_rate window if that comes first.
+func (l *loop) waitBodyIn(c *conn, cfg *Config) {
+	c.lc.deadline = c.lc.bodyLast + int64(cfg.Client.BodyIdleTimeout)
+	if c.lc.bodyWin != 0 && c.lc.bodyWin < c.lc.deadline {
+		c.lc.deadline = c.lc.bodyWin
+	}
 }
 
 // collectBody reads the rest of the request body being collected and serves the request once it is all in. A
@@ -678,10 +686,7 @@ func (l *loop) collectBody(c *conn) {
 		c.lc.bodyLast = l.now
 	}
 	if c.lc.bodyN < want {
-		c.lc.deadline = c.lc.bodyLast + int64(cfg.Client.BodyIdleTimeout)
-		if c.lc.bodyWin != 0 && c.lc.bodyWin < c.lc.deadline {
-			c.lc.deadline = c.lc.bodyWin
-		}
+		l.waitBodyIn(c, cfg)
 		return
 	}
 	l.bodyCollected(c, cfg)
@@ -706,7 +711,7 @@ func (l *loop) bodyCollected(c *conn, cfg *Config) {
 
 // collectIn goes on collecting the request body being taken in.
 func (l *loop) collectIn(c *conn) {
-	if c.lc.chunked {
+	if c.req.Framing == http1.FramingChunked {
 		l.collectChunked(c)
 	} else {
 		l.collectBody(c)
@@ -729,7 +734,6 @@ func (l *loop) bodyInTimeout(c *conn) {
 		c.beginRequest()
 		c.writeError(408, "request body not received in time", true)
 	}
-	c.lc.chunked = false
 	c.discardInlineBody()
 	c.endRequest(cfg, false)
 	l.closeAfter(c)
