@@ -82,9 +82,36 @@ func (b *Reader) Discard(n int) {
 		panic("http1: Reader.Discard out of range")
 	}
 	b.r += n
-	if b.r == b.w {
-		b.r, b.w = 0, 0
+}
+
+// Truncate drops the last n unread bytes and frees their space, for a caller that copied them elsewhere (the part of
+// a request body that came with its head, moved to a body buffer) and wants the space for what comes next (Spare).
+// It panics if n is negative or larger than len(Buffered()).
+func (b *Reader) Truncate(n int) {
+	if n < 0 || n > b.w-b.r {
+		panic("http1: Reader.Truncate out of range")
 	}
+	b.w -= n
+}
+
+// Spare returns the free buffer space behind the unread bytes, for a read the caller makes itself (one system call
+// into a body buffer and, for whatever follows the body, this space); Extend then makes what it read there unread.
+// Unlike Fill, which first moves the unread bytes to the front, it leaves every byte before them in place, so a
+// parsed head that is still in use stays valid. It is empty while an error from the source is pending.
+func (b *Reader) Spare() []byte {
+	if b.err != nil {
+		return nil
+	}
+	return b.buf[b.w:]
+}
+
+// Extend makes the first n bytes of Spare unread, after the caller wrote them there. It panics if n is negative or
+// larger than len(Spare()).
+func (b *Reader) Extend(n int) {
+	if n < 0 || n > len(b.Spare()) {
+		panic("http1: Reader.Extend out of range")
+	}
+	b.w += n
 }
 
 // Fill moves the unread bytes to the front of the buffer if needed and makes one Read from the source into the free

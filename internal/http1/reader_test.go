@@ -44,6 +44,41 @@ func TestReaderFillCompactsAndReportsFull(t *testing.T) {
 	}
 }
 
+// TestReaderSpareKeepsConsumedBytes: bytes read into Spare and made unread with Extend come right after the consumed
+// ones, which stay in place (a parsed head still in use), in the space of the truncated ones.
+func TestReaderSpareKeepsConsumedBytes(t *testing.T) {
+	b := NewReader(strings.NewReader("HEAD|body"), 64)
+	if err := b.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	head := b.Buffered()[:5]
+	b.Discard(len(head))
+	b.Truncate(len(b.Buffered())) // "body", copied elsewhere: its space is free
+	if len(b.Buffered()) != 0 || len(b.Spare()) != 64-5 {
+		t.Fatalf("after Truncate: %d buffered, %d spare; want 0 and %d", len(b.Buffered()), len(b.Spare()), 64-5)
+	}
+	if n := copy(b.Spare(), "NEXT"); n != 4 {
+		t.Fatalf("spare took %d bytes", n)
+	}
+	b.Extend(4)
+	if got := string(head) + "+" + string(b.Buffered()); got != "HEAD|+NEXT" {
+		t.Fatalf("head and buffered: %q", got)
+	}
+	for name, f := range map[string]func(){
+		"Extend past Spare":      func() { b.Extend(len(b.Spare()) + 1) },
+		"Truncate past Buffered": func() { b.Truncate(5) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
 func TestReaderKeepsErrorThatCameWithData(t *testing.T) {
 	b := NewReader(iotest.DataErrReader(strings.NewReader("hi")), 64)
 	if err := b.Fill(); err != nil {

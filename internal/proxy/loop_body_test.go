@@ -365,74 +365,81 @@ func TestLoopChunkedSplitEverywhere(t *testing.T) {
 	}
 }
 
-// TestLoopChunkedUploadsConcurrent: clients upload chunked bodies of every size class at once (collected, grown,
-// handed off past what the loop keeps), cut at random places, each followed by a pipelined GET; every body
-// arrives whole and every connection stays in step.
-func TestLoopChunkedUploadsConcurrent(t *testing.T) {
-	p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, digestUpstream(t)))))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 3))
-			nc, err := net.Dial("tcp", p.addr)
+// TestLoopUploadsConcurrent: clients upload bodies of every size class at once, chunked or with a Content-Length
+// (collected, grown, handed off past what the loop keeps), cut at random places, each followed by a pipelined POST
+// of up to 30 KB (more than the read buffer has room for behind a head) and a pipelined GET; every body arrives
+// whole and every connection stays in step.
+func TestLoopUploadsConcurrent(t *testing.T) {
+	for _, chunked := range []bool{true, false} {
+		t.Run(map[bool]string{true: "chunked", false: "length"}[chunked], func(t *testing.T) {
+			p := startProxy(t, cfgOf(t, prefix("/", routeTo(t, digestUpstream(t)))))
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := uploadPipelined(p.addr, rand.New(rand.NewPCG(uint64(w), 3)), chunked); err != nil {
+						errs <- fmt.Errorf("client %d: %w", w, err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// uploadPipelined makes 12 uploads on one connection for TestLoopUploadsConcurrent and checks their answers.
+func uploadPipelined(addr string, rng *rand.Rand, chunked bool) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(nc)
+	for i := range 12 {
+		data := strings.Repeat(string(rune('a'+i)), rng.IntN(120<<10))
+		next := strings.Repeat(string(rune('A'+i)), rng.IntN(30000))
+		var b strings.Builder
+		if chunked {
+			b.WriteString("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+			for rest := data; len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(9000))
+				fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
+				rest = rest[n:]
+			}
+			b.WriteString("0\r\n\r\n")
+		} else {
+			fmt.Fprintf(&b, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(data), data)
+		}
+		fmt.Fprintf(&b, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(next), next)
+		b.WriteString("GET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+		for msg := b.String(); len(msg) > 0; { // in pieces of random size, a little apart
+			n := min(len(msg), 1+rng.IntN(20000))
+			if _, err := io.WriteString(nc, msg[:n]); err != nil {
+				return err
+			}
+			msg = msg[n:]
+			if rng.IntN(4) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		for _, want := range []struct{ method, path, body string }{{"POST", "/c", data}, {"POST", "/p", next}, {"GET", "/g", ""}} {
+			resp, err := http.ReadResponse(br, &http.Request{Method: want.method})
 			if err != nil {
-				errs <- err
-				return
+				return fmt.Errorf("upload %d (%d bytes), %s: %w", i, len(data), want.path, err)
 			}
-			defer nc.Close()
-			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-			br := bufio.NewReader(nc)
-			for i := range 12 {
-				data := strings.Repeat(string(rune('a'+i)), rng.IntN(120<<10))
-				var b strings.Builder
-				b.WriteString("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-				for rest := data; len(rest) > 0; {
-					n := min(len(rest), 1+rng.IntN(9000))
-					fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
-					rest = rest[n:]
-				}
-				b.WriteString("0\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
-				msg := b.String()
-				for len(msg) > 0 { // in pieces of random size, a little apart
-					n := min(len(msg), 1+rng.IntN(20000))
-					if _, err := io.WriteString(nc, msg[:n]); err != nil {
-						errs <- err
-						return
-					}
-					msg = msg[n:]
-					if rng.IntN(4) == 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-				resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
-				if err != nil {
-					errs <- err
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				if resp.StatusCode != 200 || resp.Header.Get("X-Sum") != sum(data) {
-					errs <- fmt.Errorf("client %d, upload %d (%d bytes): %d, len %s", w, i, len(data), resp.StatusCode, resp.Header.Get("X-Len"))
-					return
-				}
-				resp, err = http.ReadResponse(br, &http.Request{Method: "GET"})
-				if err != nil {
-					errs <- err
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				if resp.Header.Get("X-Path") != "/g" {
-					errs <- fmt.Errorf("client %d, after upload %d: %d %s", w, i, resp.StatusCode, resp.Header.Get("X-Path"))
-					return
-				}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != 200 || resp.Header.Get("X-Path") != want.path || resp.Header.Get("X-Sum") != sum(want.body) {
+				return fmt.Errorf("upload %d (%d bytes), %s: %d %s, len %s", i, len(data), want.path, resp.StatusCode,
+					resp.Header.Get("X-Path"), resp.Header.Get("X-Len"))
 			}
-		}()
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	return nil
 }

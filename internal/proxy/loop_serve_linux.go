@@ -643,7 +643,7 @@ func (l *loop) startCollect(c *conn, cfg *Config) {
 	c.lc.body = c.srv.uploadBufs.get(c.req.ContentLength)
 	buf := c.r.Buffered()
 	c.lc.bodyN = copy(c.lc.body.b[:c.req.ContentLength], buf)
-	c.r.Discard(c.lc.bodyN)
+	c.r.Truncate(c.lc.bodyN) // its space behind the head takes whatever the client sends after the body (collectBody)
 	l.beginBodyIn(c, cfg, c.lc.bodyN)
 	l.collectBody(c)
 }
@@ -673,13 +673,18 @@ func (l *loop) collectBody(c *conn) {
 	cfg := l.srv.cfg.Load()
 	want := int(c.req.ContentLength)
 	for c.lc.bodyN < want && c.lc.src.ready {
-		n, err := c.lc.src.Read(c.lc.body.b[c.lc.bodyN:want])
+		rest := c.lc.body.b[c.lc.bodyN:want]
+		n, err := c.lc.src.Read2(rest, c.r.Spare())
 		if err == errWouldBlock {
 			break
 		}
 		if err != nil { // EOF or reset: the client is gone, and nothing was sent upstream
 			l.closeConn(c)
 			return
+		}
+		if n > len(rest) { // the start of the next request, behind this one's head in the read buffer
+			c.r.Extend(n - len(rest))
+			n = len(rest)
 		}
 		c.lc.bodyN += n
 		c.lc.bodyGot += int64(n)
