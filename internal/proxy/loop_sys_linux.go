@@ -15,22 +15,9 @@ import (
 // Read reads the socket once; see fdSource.
 func (s *fdSource) Read(p []byte) (int, error) {
 	for {
-		n, err := rawRead(s.fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			s.ready = false
-			return 0, errWouldBlock
-		case err != 0:
-			return 0, err
-		case n == 0:
-			return 0, io.EOF
+		if n, e := rawRead(s.fd, p); e != syscall.EINTR {
+			return s.result(n, e, len(p))
 		}
-		if n < len(p) && !s.hup {
-			s.ready = false
-		}
-		return n, nil
 	}
 }
 
@@ -42,31 +29,29 @@ func (s *fdSource) Read2(p, q []byte) (int, error) {
 	if len(q) == 0 {
 		return s.Read(p)
 	}
-	var iov [2]unix.Iovec
-	iov[0].Base, iov[1].Base = &p[0], &q[0]
-	iov[0].SetLen(len(p))
-	iov[1].SetLen(len(q))
-	msg := unix.Msghdr{Iov: &iov[0]}
-	msg.SetIovlen(len(iov))
 	for {
-		r, _, e := syscall.RawSyscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), 0)
-		n := int(r)
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-			s.ready = false
-			return 0, errWouldBlock
-		case e != 0:
-			return 0, e
-		case n == 0:
-			return 0, io.EOF
+		if n, e := rawMsg2(unix.SYS_RECVMSG, s.fd, p, q, 0); e != syscall.EINTR {
+			return s.result(n, e, len(p)+len(q))
 		}
-		if n < len(p)+len(q) && !s.hup {
-			s.ready = false
-		}
-		return n, nil
 	}
+}
+
+// result turns the outcome of a read of up to size bytes into Read's, and clears ready when the read shows that the
+// socket is drained.
+func (s *fdSource) result(n int, e syscall.Errno, size int) (int, error) {
+	switch {
+	case e == syscall.EAGAIN:
+		s.ready = false
+		return 0, errWouldBlock
+	case e != 0:
+		return 0, e
+	case n == 0:
+		return 0, io.EOF
+	}
+	if n < size && !s.hup {
+		s.ready = false
+	}
+	return n, nil
 }
 
 // rawRead and rawWrite read and write a socket without the Go scheduler's system-call bookkeeping (entersyscall and
@@ -141,16 +126,22 @@ func writeResult(n int, e syscall.Errno) (int, bool, error) {
 // writeFD2 writes a, then b, with one sendmsg(2) (a request head, and the body that did not fit in its buffer);
 // errWouldBlock when the socket takes nothing now. Both must be non-empty.
 func writeFD2(fd int, a, b []byte) (int, error) {
+	for {
+		if n, again, err := writeResult(rawMsg2(unix.SYS_SENDMSG, fd, a, b, unix.MSG_NOSIGNAL)); !again {
+			return n, err
+		}
+	}
+}
+
+// rawMsg2 is sendmsg(2) or recvmsg(2) (trap) on a socket with the two non-empty buffers a and b, without the
+// system-call bookkeeping (see rawRead).
+func rawMsg2(trap uintptr, fd int, a, b []byte, flags int) (int, syscall.Errno) {
 	var iov [2]unix.Iovec
 	iov[0].Base, iov[1].Base = &a[0], &b[0]
 	iov[0].SetLen(len(a))
 	iov[1].SetLen(len(b))
 	msg := unix.Msghdr{Iov: &iov[0]}
 	msg.SetIovlen(len(iov))
-	for {
-		n, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
-		if n, again, err := writeResult(int(n), e); !again {
-			return n, err
-		}
-	}
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	return int(n), e
 }
