@@ -5,7 +5,7 @@
 # and helpers.
 #
 # results.tsv holds one line per measured run:
-#   round proxy rps requests p50_us p99_us cpu_s wall_s hwm_kb errors
+#   round proxy rps requests p50_us p99_us cpu_s wall_s hwm_kb errors max_us
 
 # cpu_ticks ROOT prints utime+stime, in clock ticks, summed over ROOT's
 # descendants (ROOT is the timeout wrapper; nginx's worker is a grandchild).
@@ -25,8 +25,9 @@ hwm_kb() {
 	cat "${files[@]}" 2>/dev/null | awk '/^VmHWM:/ { s += $2 } END { print s + 0 }'
 }
 
-# parse_wrk FILE prints "rps requests p50_us p99_us errors" from wrk --latency
-# output. errors counts socket errors and non-2xx/3xx responses.
+# parse_wrk FILE prints "rps requests p50_us p99_us errors max_us" from wrk
+# --latency output. errors counts socket errors and non-2xx/3xx responses; max
+# is the slowest request, where a stall of the whole proxy shows first.
 parse_wrk() {
 	awk '
 	function us(v) {
@@ -37,6 +38,7 @@ parse_wrk() {
 		return v + 0
 	}
 	/Latency Distribution/ { dist = 1 }
+	!dist && $1 == "Latency" { max = us($4) }
 	dist && $1 == "50%" { p50 = us($2) }
 	dist && $1 == "99%" { p99 = us($2) }
 	/ requests in / { req = $1 }
@@ -45,7 +47,7 @@ parse_wrk() {
 	/Non-2xx or 3xx responses:/ { err += $NF }
 	END {
 		if (rps == "" || req == "" || p99 == "") exit 1
-		printf "%s %s %.0f %.0f %d\n", rps, req, p50, p99, err
+		printf "%s %s %.0f %.0f %d %.0f\n", rps, req, p50, p99, err, max
 	}' "$1"
 }
 
@@ -78,9 +80,9 @@ run_one() {
 	read -r -a f <<<"$parsed"
 	local line
 	line=$(awk -v r="$round" -v n="$name" -v rps="${f[0]}" -v req="${f[1]}" -v p50="${f[2]}" \
-		-v p99="${f[3]}" -v err="${f[4]}" -v ticks=$((t1 - t0)) -v hz="$HZ" -v wall=$((w1 - w0)) \
+		-v p99="${f[3]}" -v err="${f[4]}" -v max="${f[5]}" -v ticks=$((t1 - t0)) -v hz="$HZ" -v wall=$((w1 - w0)) \
 		-v hwm="$(hwm_kb "$root")" \
-		'BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.3f\t%s\t%s\n", r, n, rps, req, p50, p99, ticks / hz, wall / 1e6, hwm, err }')
+		'BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.3f\t%s\t%s\t%s\n", r, n, rps, req, p50, p99, ticks / hz, wall / 1e6, hwm, err, max }')
 	printf '%s\n' "$line" >>"$WORK/results.tsv"
 	((f[4] == 0)) || log "warning: $name round $round: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | paste -sd';')"
 	log "round $round $name: $(cut -f3 <<<"$line") req/s, $(cut -f7 <<<"$line") CPU s"

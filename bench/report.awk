@@ -30,7 +30,7 @@ function paired(p,    i, j, k, a) {
 	for (i = 1; i <= nrow; i++) {
 		if (name[i] != p) continue
 		for (j = 1; j <= nrow; j++)
-			if (name[j] == "nginx" && val[j, 1] == val[i, 1] && val[j, 12] > 0) a[++k] = val[i, 12] / val[j, 12]
+			if (name[j] == "nginx" && val[j, 1] == val[i, 1] && val[j, 22] > 0) a[++k] = val[i, 22] / val[j, 22]
 	}
 	return k ? sprintf("%.2fx", median(a, k)) : "n/a"
 }
@@ -39,9 +39,9 @@ function paired(p,    i, j, k, a) {
 	nrow++
 	name[nrow] = $2
 	for (c = 1; c <= NF; c++) val[nrow, c] = $c
-	# Derived columns: 11 = proxy CPU %, 12 = requests per proxy CPU second.
-	val[nrow, 11] = $8 > 0 ? 100 * $7 / $8 : 0
-	val[nrow, 12] = $7 > 0 ? $4 / $7 : 0
+	# Derived columns: 21 = proxy CPU %, 22 = requests per proxy CPU second.
+	val[nrow, 21] = $8 > 0 ? 100 * $7 / $8 : 0
+	val[nrow, 22] = $7 > 0 ? $4 / $7 : 0
 	if ($9 > peak[$2]) peak[$2] = $9
 	# Under half a CPU second the 100 Hz tick count is too coarse for the
 	# per-core figure: mark it rather than let it pass as precise.
@@ -52,24 +52,24 @@ function paired(p,    i, j, k, a) {
 END {
 	np = split(order, procs, " ")
 	base = ""
-	for (i = 1; i <= np; i++) if (procs[i] == "nginx") base = med(12, "nginx")
+	for (i = 1; i <= np; i++) if (procs[i] == "nginx") base = med(22, "nginx")
 
 	print "| proxy | req/s (median) | p50 | p99 | proxy CPU % | req/s per proxy core (median) | peak RSS | per-core vs nginx | same round vs nginx (median) |"
 	print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for (i = 1; i <= np; i++) {
 		p = procs[i]
-		pc = med(12, p)
+		pc = med(22, p)
 		ratio = base > 0 ? sprintf("%.2fx", pc / base) : "n/a"
-		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f%s | %s | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(11, p), pc, marked[p], mib(peak[p]), ratio, (base > 0 ? paired(p) : "n/a")
+		printf "| %s | %.0f | %s | %s | %.0f%% | %.0f%s | %s | %s | %s |\n", p, med(3, p), ms(med(5, p)), ms(med(6, p)), med(21, p), pc, marked[p], mib(peak[p]), ratio, (base > 0 ? paired(p) : "n/a")
 	}
 
 	print ""
 	print "Raw runs:"
 	print ""
-	print "| round | proxy | req/s | requests | p50 | p99 | proxy CPU s | proxy CPU % | req/s per proxy core | peak RSS | errors |"
-	print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+	print "| round | proxy | req/s | requests | p50 | p99 | max | proxy CPU s | proxy CPU % | req/s per proxy core | peak RSS | errors |"
+	print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for (r = 1; r <= nrow; r++) {
-		printf "| %s | %s | %.0f | %s | %s | %s | %.2f | %.0f%% | %.0f%s | %s | %s |\n", val[r, 1], name[r], val[r, 3], val[r, 4], ms(val[r, 5]), ms(val[r, 6]), val[r, 7], val[r, 11], val[r, 12], mark[r], mib(val[r, 9]), val[r, 10]
+		printf "| %s | %s | %.0f | %s | %s | %s | %s | %.2f | %.0f%% | %.0f%s | %s | %s |\n", val[r, 1], name[r], val[r, 3], val[r, 4], ms(val[r, 5]), ms(val[r, 6]), ms(val[r, 11]), val[r, 7], val[r, 21], val[r, 22], mark[r], mib(val[r, 9]), val[r, 10]
 	}
 	if (anymark) {
 		print ""
