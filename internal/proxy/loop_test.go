@@ -175,21 +175,38 @@ func TestLoopMixedLoad(t *testing.T) {
 // TestLoopHalfClosedClient: a client that sends its request and then its FIN (shutdown of its write side) gets the
 // response, then the connection closes at once. The FIN usually arrives with the request, in the same epoll event;
 // the loop must still read on to the EOF rather than wait for an event that will not come (then the connection
-// would sit until the idle timeout).
+// would sit until the idle timeout). The same holds for a body the loop collects, whose last piece comes with the FIN.
 func TestLoopHalfClosedClient(t *testing.T) {
-	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	up := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "hello %d", n)
+	})
 	cfg := cfgOf(t, prefix("/", routeTo(t, hostOf(up))))
 	cfg.Client.IdleTimeout = time.Minute
 	p := startProxy(t, cfg)
-	for i := range 5 {
-		c := dialRaw(t, p.addr)
-		c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
-			t.Fatal(err)
+	body := strings.Repeat("b", 20000)
+	for _, tc := range []struct {
+		method, want string
+		pieces       []string
+	}{
+		{"GET", "hello 0", []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n"}},
+		{"POST", "hello 20000", []string{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + body[:5000], body[5000:]}},
+	} {
+		for i := range 5 {
+			c := dialRaw(t, p.addr)
+			for j, piece := range tc.pieces {
+				if j > 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				c.write(piece)
+			}
+			if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if resp, got := c.readResponse(tc.method); resp.StatusCode != 200 || got != tc.want {
+				t.Fatalf("%s, try %d: %d %q", tc.method, i, resp.StatusCode, got)
+			}
+			c.expectClosed()
 		}
-		if resp, body := c.readResponse("GET"); resp.StatusCode != 200 || body != "hello" {
-			t.Fatalf("try %d: %d %q", i, resp.StatusCode, body)
-		}
-		c.expectClosed()
 	}
 }
