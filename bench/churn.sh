@@ -41,7 +41,16 @@ if [[ -z $FJORD_BIN ]]; then
 	(cd "$REPO" && go build -o "$WORK/fjord" ./cmd/fjord)
 	FJORD_BIN=$WORK/fjord
 fi
-FPORT=$((20000 + RANDOM % 10000)) NPORT=$((30000 + RANDOM % 10000))
+die() {
+	echo "churn.sh: $*" >&2
+	exit 1
+}
+# shellcheck source=bench/ports.sh
+source "$REPO/bench/ports.sh"
+declare -A PORT=()
+PORT[fjord]=$(free_port)
+PORT[nginx]=$(free_port)
+FPORT=${PORT[fjord]} NPORT=${PORT[nginx]}
 LIFE=$((ROUNDS * 2 * (DURATION + 5) + 30))
 
 cat >"$WORK/fjord.yaml" <<EOF
@@ -72,7 +81,8 @@ GOMAXPROCS=1 timeout "$LIFE" taskset -c 1 "$FJORD_BIN" run -c "$WORK/fjord.yaml"
 PIDS+=($!)
 timeout "$LIFE" taskset -c 1 nginx -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx/error.log" &
 PIDS+=($!)
-sleep 1
+wait_port "$FPORT" "${PIDS[0]}" || die "fjord did not start: $(tail -n 3 "$WORK/fjord.log")"
+wait_port "$NPORT" "${PIDS[1]}" || die "nginx did not start: $(tail -n 3 "$WORK/nginx/error.log")"
 
 # cpu_ticks PID...: utime+stime of the processes and their children threads, in clock ticks.
 cpu_ticks() {
