@@ -5,21 +5,25 @@
 # proxy's accept / read / write / close path. Prints requests per second per
 # core of proxy CPU for each, in interleaved rounds.
 #
-# usage: bench/churn.sh [--fjord-bin PATH] [--rounds N] [--duration SECS] [--conns N]
+# usage: bench/churn.sh [--fjord-bin PATH] [--rounds N] [--duration SECS] [--conns N] [--deferred]
+#
+# --deferred sets TCP_DEFER_ACCEPT on both listeners: fjord's defer_accept and
+# nginx's `listen ... deferred`.
 #
 # The proxy runs on CPU 1 (GOMAXPROCS=1, worker_processes 1), wrk on CPU 0.
 # Everything is bounded by timeout and stopped by PID on exit.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-FJORD_BIN="" ROUNDS=3 DURATION=5 CONNS=32
+FJORD_BIN="" ROUNDS=3 DURATION=5 CONNS=32 DEFERRED=0
 while (($#)); do
 	case $1 in
 	--fjord-bin) FJORD_BIN=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--conns) CONNS=$2; shift 2 ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	--deferred) DEFERRED=1; shift ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "churn.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -52,11 +56,16 @@ PORT[fjord]=$(free_port)
 PORT[nginx]=$(free_port)
 FPORT=${PORT[fjord]} NPORT=${PORT[nginx]}
 LIFE=$((ROUNDS * 2 * (DURATION + 5) + 30))
+FDEFER="" NDEFER=""
+if ((DEFERRED)); then
+	FDEFER="
+    defer_accept: true" NDEFER=" deferred"
+fi
 
 cat >"$WORK/fjord.yaml" <<EOF
 listeners:
   - name: churn
-    address: "127.0.0.1:$FPORT"
+    address: "127.0.0.1:$FPORT"$FDEFER
 routes:
   - name: ok
     match: {path_prefix: /}
@@ -71,7 +80,7 @@ events { worker_connections 4096; }
 http {
     access_log off;
     server {
-        listen 127.0.0.1:$NPORT;
+        listen 127.0.0.1:$NPORT$NDEFER;
         location / { return 200 "ok\n"; }
     }
 }

@@ -40,6 +40,7 @@ type listenerSetup struct {
 	http2        bool      // offer h2 by ALPN (TLS listeners)
 	h2c          bool      // serve HTTP/2 with prior knowledge (plain listeners)
 	proxyProto   bool      // a PROXY protocol header starts every connection
+	deferAccept  bool      // TCP_DEFER_ACCEPT on the listening socket
 }
 
 type tlsSetup struct {
@@ -97,7 +98,8 @@ func (st *listenerState) apply(s *listenerSetup, port int) {
 	if s.tls == nil {
 		st.tls = nil
 		st.stopStapling()
-		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c, ProxyProtocol: s.proxyProto})
+		st.mode.Store(&proxy.ListenerMode{RedirectPort: port, H2C: s.h2c, ProxyProtocol: s.proxyProto,
+			DeferAccept: s.deferAccept})
 		return
 	}
 	protos := []string{"http/1.1"}
@@ -123,7 +125,7 @@ func (st *listenerState) apply(s *listenerSetup, port int) {
 		c.MinVersion, c.CipherSuites, c.NextProtos = s.tls.minVersion, s.tls.ciphers, protos
 		st.tls = c
 	}
-	st.mode.Store(&proxy.ListenerMode{TLS: st.tls, ProxyProtocol: s.proxyProto})
+	st.mode.Store(&proxy.ListenerMode{TLS: st.tls, ProxyProtocol: s.proxyProto, DeferAccept: s.deferAccept})
 }
 
 // compileListeners reads the certificates of every TLS listener and compiles each listener's mode, keyed by
@@ -137,7 +139,10 @@ func compileListeners(cfg *config.Config) (map[string]*listenerSetup, config.Dia
 	out := map[string]*listenerSetup{}
 	for _, l := range cfg.Listeners {
 		s := &listenerSetup{name: l.Name, redirectTo: keyOf[l.RedirectToTLS], redirectPort: l.RedirectPort,
-			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C, proxyProto: l.ProxyProtocol}
+			http2: l.HTTP2 == nil || *l.HTTP2, h2c: l.H2C, proxyProto: l.ProxyProtocol, deferAccept: l.DeferAccept}
+		if l.DeferAccept && !proxy.DeferAcceptSupported {
+			diags.Errorf(l.At("defer_accept"), "defer_accept needs Linux (TCP_DEFER_ACCEPT)")
+		}
 		if l.TLS != nil {
 			s.tls = compileTLS(l.TLS, &diags)
 		}
@@ -310,6 +315,13 @@ func (a *App) applyMode(k string, setups map[string]*listenerSetup) {
 			port = portOf(ln.Addr().String())
 		} else {
 			port = portOf(strings.SplitN(s.redirectTo, "#", 2)[0])
+		}
+	}
+	if ln := a.listeners[k]; ln != nil {
+		// Set on every apply, so that a reload turning defer_accept on or off changes the socket it keeps.
+		if err := proxy.SetDeferAccept(ln, s.deferAccept); err != nil {
+			a.log.Warn("listener: cannot set defer_accept", "listener", s.name, "err", err)
+			s.deferAccept = false
 		}
 	}
 	a.modeOf(k).apply(s, port)

@@ -136,6 +136,9 @@ type Listener struct {
 	// ProxyProtocol requires a PROXY protocol v1 or v2 header on every connection, which must come from one of
 	// server.trusted_proxies; the header's source address is then the client's.
 	ProxyProtocol bool `yaml:"proxy_protocol"`
+	// DeferAccept has the kernel hand a connection over only once its first bytes arrived (TCP_DEFER_ACCEPT, Linux):
+	// fjord then reads the request as it accepts, and a connection that never sends holds nothing of fjord's.
+	DeferAccept bool `yaml:"defer_accept"`
 }
 
 // TLS terminates TLS on a listener. The certificate files are read by the

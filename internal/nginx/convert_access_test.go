@@ -25,6 +25,10 @@ func TestConvertAccess(t *testing.T) {
 			[]string{`real_ip_header: "X-Real-IP"`, "real_ip_recursive: false"}, nil},
 		{"bad address", up + "server { listen 127.0.0.1:8080; location / { allow 10.0.0.300; proxy_pass http://api; } }",
 			nil, []string{`error: allow: invalid address "10.0.0.300"`}},
+		{"deferred", up + "set_real_ip_from 10.0.0.1;\nserver { listen 127.0.0.1:8080 deferred proxy_protocol; location / { proxy_pass http://api; } }\n" +
+			"server { listen 127.0.0.1:8081 deferred; location / { proxy_pass http://api; } }",
+			[]string{`address: "127.0.0.1:8080", proxy_protocol: true, defer_accept: true}`,
+				`address: "127.0.0.1:8081", defer_accept: true}`}, nil},
 		{"proxy_protocol without trust", up + "server { listen 127.0.0.1:8080 proxy_protocol; location / { proxy_pass http://api; } }",
 			nil, []string{"error: listen 127.0.0.1:8080 proxy_protocol: fjord needs set_real_ip_from"}},
 		{"conflicting headers", up + "real_ip_header X-Real-IP; set_real_ip_from 10.0.0.1;\n" +

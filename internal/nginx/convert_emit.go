@@ -100,16 +100,16 @@ func (c *converter) emit() ([]byte, map[int]Pos) {
 			w.printf(l.pos, "  - name: %s", q(l.name))
 			w.printf(l.pos, "    address: %s", q(l.addr))
 			emitListenerTLS(w, tl)
-			if l.proxyProto {
-				w.printf(l.pos, "    proxy_protocol: true")
+			for _, f := range l.flags() {
+				w.printf(l.pos, "    %s: true", f)
 			}
 			continue
 		}
-		if l.proxyProto {
-			w.printf(l.pos, "  - {name: %s, address: %s, proxy_protocol: true}", q(l.name), q(l.addr))
-			continue
+		fields := fmt.Sprintf("name: %s, address: %s", q(l.name), q(l.addr))
+		for _, f := range l.flags() {
+			fields += ", " + f + ": true"
 		}
-		w.printf(l.pos, "  - {name: %s, address: %s}", q(l.name), q(l.addr))
+		w.printf(l.pos, "  - {%s}", fields)
 	}
 	if c.accessLog != nil {
 		w.printf(c.accessLog.pos, "access_log:")
@@ -282,4 +282,16 @@ func quoteAll(ss []string) string {
 		out[i] = q(s)
 	}
 	return strings.Join(out, ", ")
+}
+
+// flags are the listener's boolean settings that are on, by their native names.
+func (l *listener) flags() []string {
+	var out []string
+	if l.proxyProto {
+		out = append(out, "proxy_protocol")
+	}
+	if l.deferred {
+		out = append(out, "defer_accept")
+	}
+	return out
 }

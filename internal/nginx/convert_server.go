@@ -14,6 +14,7 @@ type listener struct {
 	pos        Pos
 	dflt       *Directive // the default server of this address
 	proxyProto bool       // some listen of this address says proxy_protocol
+	deferred   bool       // some listen of this address says deferred (TCP_DEFER_ACCEPT)
 }
 
 // kv is an ordered header entry of a route.
@@ -208,7 +209,7 @@ func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
 	if !ok {
 		return nil
 	}
-	dflt, ssl, h2, pp := false, false, false, false
+	dflt, ssl, h2, pp, deferred := false, false, false, false, false
 	for _, a := range l.Args[1:] {
 		k, _, _ := strings.Cut(a.Value, "=")
 		switch k {
@@ -222,7 +223,9 @@ func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
 			c.errorf(a.Pos, "listen %s: HTTP/3 is not supported yet", a.Value)
 		case "proxy_protocol":
 			pp = true
-		case "reuseport", "backlog", "rcvbuf", "sndbuf", "deferred", "bind", "ipv6only", "so_keepalive",
+		case "deferred":
+			deferred = true
+		case "reuseport", "backlog", "rcvbuf", "sndbuf", "bind", "ipv6only", "so_keepalive",
 			"fastopen", "accept_filter", "setfib":
 			c.diag(a.Pos, SeverityWarning, "ignored: listen parameter %s (tunes nginx's socket)", a.Value)
 		default:
@@ -231,6 +234,7 @@ func (c *converter) listenDirective(l *Directive, srv *Directive) *listener {
 	}
 	ln := c.listener(addr, l.Pos, srv, dflt)
 	ln.proxyProto = ln.proxyProto || pp
+	ln.deferred = ln.deferred || deferred
 	c.markListen(ln, ssl, h2, l.Pos)
 	return ln
 }

@@ -30,6 +30,10 @@ type ListenerMode struct {
 	// ProxyProtocol requires a PROXY protocol (v1 or v2) header at the start of every connection, from a peer in
 	// the trusted proxies (Config.RealIP); others are closed. Such connections are served by goroutines.
 	ProxyProtocol bool
+	// DeferAccept says that the listening socket has TCP_DEFER_ACCEPT set (see SetDeferAccept): an accepted
+	// connection has its first bytes in already, so the event loop reads them as it accepts rather than waiting
+	// for the socket's first event.
+	DeferAccept bool
 }
 
 // ServeMode is ServeListener with a per-listener mode: mode is called for every accepted connection (it must not
