@@ -125,7 +125,7 @@ func (c *conn) forward(cfg *Config, rt *Route) bool {
 	if rt.Timeouts.Total > 0 {
 		hard = c.start.Add(rt.Timeouts.Total)
 	}
-	c.inlineBody = c.bufferedBody()
+	c.inlineBody = c.bufferedBody(maxInlineBody)
 	defer c.discardInlineBody()
 	rs := retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: c.req.Framing == http1.FramingNone || c.inlineBody != nil}
@@ -220,17 +220,18 @@ func (s *Service) observeHeader(sent, now time.Time) {
 	}
 }
 
-// bufferedBody returns the request body when it is entirely in the read buffer and small enough to travel in the
-// same write as the head (so it can also be sent again on a retry), else nil.
-func (c *conn) bufferedBody() []byte {
+// bufferedBody returns the request body when it is entirely in the read buffer and at most limit bytes, so that it
+// travels in the same write as the head and can be sent again on a retry, or when an event loop collected it; else
+// nil. The goroutine engine's limit is maxInlineBody; an event loop's is maxLoopBody.
+func (c *conn) bufferedBody(limit int64) []byte {
 	if c.lc.body != nil {
-		return c.lc.body.b[:c.lc.bodyN] // collected by an event loop, which then handed the request on
+		return c.lc.body.b[:c.lc.bodyN] // collected by an event loop, which serves the request or handed it on
 	}
 	if c.req.Framing != http1.FramingLength {
 		return nil
 	}
 	n := c.req.ContentLength
-	if body := c.r.Buffered(); int64(len(body)) >= n && n <= maxInlineBody {
+	if body := c.r.Buffered(); int64(len(body)) >= n && n <= limit {
 		return body[:n]
 	}
 	return nil

@@ -255,7 +255,7 @@ func (l *loop) forward(c *conn, cfg *Config, rt *Route) bool {
 	if rt.Timeouts.Total > 0 {
 		c.lc.hard = c.start.Add(rt.Timeouts.Total)
 	}
-	c.inlineBody = l.requestBody(c)
+	c.inlineBody = c.bufferedBody(maxLoopBody) // collected (collectBody, collectChunked), or in the read buffer
 	c.lc.rs = retrier{svc: svc, key: key, left: svc.Retry.Attempts, idempotent: idempotent(c.req.Method),
 		replayable: true}
 	l.attempt(c, inst, false)
@@ -501,18 +501,6 @@ func (l *loop) gotResponse(c *conn) {
 // and makes the request replayable on another instance (the body is sent with the head and kept until the exchange
 // ends).
 const maxLoopBody = maxUploadBuffer
-
-// requestBody is the body the loop sends with the request head: collected (collectBody, collectChunked), or in the
-// read buffer.
-func (l *loop) requestBody(c *conn) []byte {
-	switch {
-	case c.lc.body != nil:
-		return c.lc.body.b[:c.lc.bodyN]
-	case c.req.Framing == http1.FramingLength:
-		return c.r.Buffered()[:c.req.ContentLength] // servable and serve saw it all there
-	}
-	return nil
-}
 
 // startChunked begins taking in a chunked request body, as startCollect does one of known length: decoded and
 // re-encoded (the canonical chunked form a goroutine's CopyBody sends, trailers included) into a body buffer, which
